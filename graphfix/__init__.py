@@ -1,0 +1,52 @@
+"""graphfix: make PyTorch ONNX exports TensorRT-friendly.
+
+    import graphfix
+    report = graphfix.lint("model.onnx")            # findings, read-only
+    for finding in report.findings:
+        print(finding.code, finding.message)
+
+The CLI (``graphfix lint``, ``graphfix rules``, ``graphfix rule CODE``) is a thin layer on this API.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from collections.abc import Mapping, Sequence  # noqa: E402
+
+from graphfix.engine import Finding, Options, Report, Safety, lint_loaded, parse_selectors  # noqa: E402
+from graphfix.errors import GraphfixError, ModelError, UsageError  # noqa: E402
+from graphfix.loading import ModelSource, load  # noqa: E402
+
+
+def lint(
+    model: ModelSource,
+    *,
+    input_shapes: Mapping[str, Sequence[int]] | Sequence[str] | None = None,
+    select: str | Sequence[str] | None = None,
+    ignore: str | Sequence[str] | None = None,
+) -> Report:
+    """Find the export-rule violations in a model (a path, an ``onnx.ModelProto`` or an ``onnx_ir.Model``).
+
+    ``input_shapes`` pins non-batch input dims, as ``{"x": [1, 3, 224, 224]}`` or ``["x:1x3x224x224"]``;
+    dim 0 stays the dynamic batch. ``select``/``ignore`` take code prefixes (``"GF1,GF201"``).
+    Raises ``ModelError`` for a model that cannot be read, ``UsageError`` for bad options.
+    """
+    loaded = load(model)
+    options = Options(input_shapes=_input_shapes(input_shapes))
+    report, _ = lint_loaded(loaded, options, parse_selectors(select), parse_selectors(ignore))
+    return report
+
+
+def _input_shapes(shapes: Mapping[str, Sequence[int]] | Sequence[str] | None) -> dict[str, list[int]]:
+    from graphfix.analysis import parse_input_shapes
+
+    if shapes is None:
+        return {}
+    if isinstance(shapes, Mapping):
+        return {name: [int(d) for d in dims] for name, dims in shapes.items()}
+    return parse_input_shapes(list(shapes))
+
+
+__all__ = ["Finding", "GraphfixError", "ModelError", "Report", "Safety", "UsageError", "__version__", "lint",
+           "load"]

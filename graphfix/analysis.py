@@ -1,0 +1,657 @@
+"""Shape analysis: what every tensor's shape is, and which parts of it follow the batch.
+
+The principle (design.md, "evaluate, don't pattern-match"): keep the batch symbolic and every other
+input dimension concrete, then work the whole graph out at several *probes*: concrete batch sizes 3
+and 5 (never 1, which hides broadcasting), and, when some non-batch dimension is still dynamic, a third
+probe that moves only those dimensions. Per probe, every tensor gets a shape, and every small tensor
+(the integers that compute shapes) gets a value. Comparing probes then tells, for any shape or value:
+
+- CONSTANT: the same at every probe, so a constant can replace whatever computes it;
+- BATCH: changes with the batch only, so it can be written with a -1 (or 0) in the batch position;
+- DYNAMIC: changes with another dynamic dimension, which only the user can pin;
+- UNKNOWN: depends on tensor data (NonZero, ...) or on an op graphfix cannot analyse.
+
+Nothing here reads weights: initializers contribute their shapes, and only their values when they are
+tiny integer-like tensors. Rules read these facts; none of them re-derives shapes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import onnx
+import onnx.defs
+import onnx.helper
+import onnx.shape_inference
+import onnx_ir as ir
+from onnx import numpy_helper
+
+from graphfix.evaluator import MAX_ELEMENTS, NotEvaluable, attribute, constant_value, evaluate
+from graphfix.graphutil import node_label, topological_order
+from graphfix.loading import LoadedModel, default_opset
+
+BATCH_PROBES = (3, 5)
+# Probe values for unpinned non-batch dims: multiples of 64 keep strided CNNs and patch embeddings valid.
+DIM_PROBES = (128, 192)
+
+Shape = tuple[int | None, ...]
+
+# Inputs of each op that carry shapes (or sizes, indices along axes) rather than data.
+SHAPE_INPUTS: dict[str, tuple[int, ...]] = {
+    "Reshape": (1,),
+    "Expand": (1,),
+    "Tile": (1,),
+    "ConstantOfShape": (0,),
+    "Slice": (1, 2, 3, 4),
+    "Range": (0, 1, 2),
+    "Squeeze": (1,),
+    "Unsqueeze": (1,),
+    "Pad": (1, 3),
+    "TopK": (1,),
+    "Resize": (1, 2, 3),
+    "Upsample": (1,),
+    "Split": (1,),
+    "ReduceSum": (1,),
+    "ReduceMean": (1,),
+    "ReduceMax": (1,),
+    "ReduceMin": (1,),
+    "ReduceProd": (1,),
+    "ReduceL2": (1,),
+    "OneHot": (1,),
+    "CumSum": (1,),
+    "Trilu": (1,),
+    "CenterCropPad": (1,),
+}
+
+# Ops whose output shape depends on tensor values, not on input shapes.
+DATA_DEPENDENT_OPS = {"NonZero", "Unique", "NonMaxSuppression", "Compress", "Loop", "If", "Scan",
+                      "StringSplit", "TfIdfVectorizer"}
+
+
+class Kind(enum.Enum):
+    CONSTANT = "constant"
+    BATCH = "batch"
+    DYNAMIC = "dynamic"
+    UNKNOWN = "unknown"
+
+
+BATCH = "batch"  # marker for the batch dimension in an input's dimension spec
+
+
+@dataclass(frozen=True)
+class Probe:
+    batch: int
+    dims: Mapping[str, int]
+
+
+@dataclass
+class Facts:
+    """What the probes tell about one tensor: per probe, its shape and (when small) its value."""
+
+    dtype: int
+    shapes: list[Shape | None]
+    values: list[np.ndarray | None]
+    runtime: bool = False  # computed by nodes at run time, rather than stored as a constant
+    shape_derived: bool = False  # computed (partly) from the shape of some tensor
+
+    def known(self) -> bool:
+        return all(v is not None for v in self.values)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A node the analysis could not see through."""
+
+    node: ir.Node
+    kind: str  # "data-dependent", "unknown-op", "inference-failed", "volume-mismatch"
+    message: str
+    probe: int | None = None
+
+
+@dataclass(frozen=True)
+class DynamicDim:
+    value: ir.Value
+    axis: int
+    symbol: str
+    is_output: bool
+
+
+@dataclass
+class Analysis:
+    loaded: LoadedModel
+    probes: list[Probe]
+    input_dims: dict[str, list[int | str]]  # per graph input: int, BATCH or a symbol
+    order: list[ir.Node]
+    facts: dict[ir.Value, Facts] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+    dynamic_dims: list[DynamicDim] = field(default_factory=list)
+    batch_declared: bool = False  # some input has a symbolic dim 0
+    unshaped_inputs: list[str] = field(default_factory=list)
+    cache: dict[str, object] = field(default_factory=dict)  # derived facts shared by rules
+
+    @property
+    def model(self) -> ir.Model:
+        return self.loaded.model
+
+    @property
+    def opset(self) -> int:
+        return default_opset(self.model)
+
+    @property
+    def has_batch_probes(self) -> bool:
+        return len(self.probes) >= 2 and self.probes[0].batch != self.probes[1].batch
+
+    # -- classification ---------------------------------------------------------------------------
+
+    def _classify(self, items: Sequence[object], same: object) -> Kind:
+        if any(item is None for item in items):
+            return Kind.UNKNOWN
+        equal = same  # type: ignore[assignment]
+        if len(items) > 2 and not equal(items[0], items[2]):  # type: ignore[operator]
+            return Kind.DYNAMIC
+        if len(items) > 1 and not equal(items[0], items[1]):  # type: ignore[operator]
+            return Kind.BATCH
+        return Kind.CONSTANT
+
+    def value_kind(self, value: ir.Value | None) -> Kind:
+        facts = self.facts.get(value) if value is not None else None
+        if facts is None:
+            return Kind.UNKNOWN
+        return self._classify(facts.values, _same_array)
+
+    def dim_kind(self, value: ir.Value, axis: int) -> Kind:
+        facts = self.facts.get(value)
+        if facts is None or any(s is None or axis >= len(s) for s in facts.shapes):
+            return Kind.UNKNOWN
+        return self._classify([s[axis] for s in facts.shapes], lambda a, b: a == b)  # type: ignore[index]
+
+    def entry_kinds(self, value: ir.Value) -> list[Kind]:
+        """Kind of each entry of a known 1-D value (a shape vector)."""
+        facts = self.facts[value]
+        first = facts.values[0]
+        assert first is not None
+        flat = [np.asarray(v).reshape(-1) for v in facts.values]  # type: ignore[arg-type]
+        if any(f.shape != flat[0].shape for f in flat):
+            return [Kind.UNKNOWN] * flat[0].size
+        return [self._classify([f[i] for f in flat], lambda a, b: a == b) for i in range(flat[0].size)]
+
+    def shape(self, value: ir.Value, probe: int = 0) -> Shape | None:
+        facts = self.facts.get(value)
+        return None if facts is None else facts.shapes[probe]
+
+    def value(self, value: ir.Value, probe: int = 0) -> np.ndarray | None:
+        facts = self.facts.get(value)
+        return None if facts is None else facts.values[probe]
+
+    def full_shapes(self, value: ir.Value | None) -> list[tuple[int, ...]] | None:
+        """The shape at every probe, when every dim of every probe is known."""
+        facts = self.facts.get(value) if value is not None else None
+        if facts is None or any(s is None or any(d is None for d in s) for s in facts.shapes):
+            return None
+        return [tuple(int(d) for d in s) for s in facts.shapes]  # type: ignore[union-attr, arg-type]
+
+    def is_runtime(self, value: ir.Value | None) -> bool:
+        facts = self.facts.get(value) if value is not None else None
+        return bool(facts and facts.runtime)
+
+    # -- describing -------------------------------------------------------------------------------
+
+    def describe_entries(self, value: ir.Value) -> str:
+        """A shape vector written with 'batch' where entries follow it, e.g. ``[batch, 64]``."""
+        facts = self.facts[value]
+        flat = [np.asarray(v).reshape(-1) for v in facts.values]  # type: ignore[arg-type]
+        return "[" + ", ".join(self._describe_entry([f[i] for f in flat]) for i in range(flat[0].size)) + "]"
+
+    def describe_dims(self, value: ir.Value) -> str:
+        facts = self.facts[value]
+        if any(s is None for s in facts.shapes):
+            return "[?]"
+        rank = len(facts.shapes[0])  # type: ignore[arg-type]
+        return "[" + ", ".join(
+            self._describe_entry([s[i] for s in facts.shapes]) for i in range(rank)  # type: ignore[index]
+        ) + "]"
+
+    def _describe_entry(self, items: list[object]) -> str:
+        if any(item is None for item in items):
+            return "?"
+        numbers = [item.item() if isinstance(item, np.generic) else item for item in items]
+        kind = self._classify(numbers, lambda a, b: a == b)
+        if kind is Kind.CONSTANT:
+            return _format_number(numbers[0])
+        if kind is Kind.BATCH:
+            b0, b1 = self.probes[0].batch, self.probes[1].batch
+            slope = Fraction(numbers[1] - numbers[0]).limit_denominator(64) / (b1 - b0)  # type: ignore[operator]
+            offset = Fraction(numbers[0]).limit_denominator(64) - slope * b0  # type: ignore[arg-type]
+            term = "batch" if slope == 1 else f"{_format_number(slope)}*batch"
+            if offset:
+                term += f" {'+' if offset > 0 else '-'} {_format_number(abs(offset))}"
+            return term
+        return "dynamic"
+
+    def chain(self, value: ir.Value) -> tuple[list[ir.Node], list[ir.Value]]:
+        """The run-time nodes that compute ``value``, and the tensors whose shapes they read."""
+        nodes: list[ir.Node] = []
+        sources: list[ir.Value] = []
+        seen: set[ir.Node] = set()
+        stack = [value]
+        while stack:
+            current = stack.pop()
+            producer = current.producer()
+            if producer is None or producer in seen or not self.is_runtime(current):
+                continue
+            seen.add(producer)
+            nodes.append(producer)
+            if producer.op_type in ("Shape", "Size"):
+                if producer.inputs[0] is not None and producer.inputs[0] not in sources:
+                    sources.append(producer.inputs[0])
+                continue
+            stack.extend(v for v in producer.inputs if v is not None)
+        position = {node: index for index, node in enumerate(self.order)}
+        nodes.sort(key=lambda node: position.get(node, 0))
+        return nodes, sources
+
+    def describe_chain(self, value: ir.Value) -> str:
+        nodes, sources = self.chain(value)
+        if not sources:
+            return f"computed by {len(nodes)} node{'s' if len(nodes) != 1 else ''} from constants"
+        shown = ", ".join(f"Shape({s.name})" for s in sources[:2])
+        if len(sources) > 2:
+            shown += f" and {len(sources) - 2} more"
+        return f"computed at run time from {shown} by {len(nodes)} node{'s' if len(nodes) != 1 else ''}"
+
+    def consumers(self, value: ir.Value) -> list[ir.Node]:
+        return [use.node for use in value.uses()] if hasattr(value, "uses") else list(value.consumers())
+
+
+def _format_number(number: object) -> str:
+    if isinstance(number, Fraction):
+        return str(number.numerator) if number.denominator == 1 else f"{float(number):g}"
+    if isinstance(number, (float, np.floating)):
+        return f"{float(number):g}"
+    return str(number)
+
+
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
+
+
+# -- building the analysis ----------------------------------------------------------------------------
+
+
+def parse_input_shapes(specs: Sequence[str]) -> dict[str, list[int]]:
+    """Parse ``NAME:1x3x224x224`` (or ``NAME:1,3,224,224``) specs."""
+    from graphfix.errors import UsageError
+
+    shapes: dict[str, list[int]] = {}
+    for spec in specs:
+        name, sep, dims = spec.rpartition(":")
+        if not sep or not name or not dims:
+            raise UsageError(f"--input-shape {spec!r}: expected NAME:DIMS, e.g. x:1x3x224x224")
+        try:
+            values = [int(d) for d in dims.replace(",", "x").split("x")]
+        except ValueError:
+            raise UsageError(f"--input-shape {spec!r}: dims must be integers separated by x") from None
+        if any(v <= 0 for v in values):
+            raise UsageError(f"--input-shape {spec!r}: dims must be positive")
+        shapes[name] = values
+    return shapes
+
+
+def analyse(
+    loaded: LoadedModel,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    *,
+    assume_batch: bool = False,
+) -> Analysis:
+    """Work out every tensor's shape, and small tensors' values, at each probe.
+
+    ``input_shapes`` pins non-batch dims (dim 0 stays the dynamic batch). ``assume_batch`` treats dim 0
+    of every input as the batch even where it is static: it asks "what if the batch were dynamic?".
+    """
+    from graphfix.errors import UsageError
+
+    graph = loaded.model.graph
+    pinned = dict(input_shapes or {})
+    initializer_values = set(graph.initializers.values())
+    real_inputs = [v for v in graph.inputs if v not in initializer_values]
+    unknown = set(pinned) - {v.name for v in real_inputs}
+    if unknown:
+        raise UsageError(f"--input-shape names {', '.join(sorted(unknown))}, which "
+                         f"{'is' if len(unknown) == 1 else 'are'} not graph inputs "
+                         f"(inputs: {', '.join(v.name for v in real_inputs)})")
+
+    input_dims: dict[str, list[int | str]] = {}
+    dynamic_dims: list[DynamicDim] = []
+    unshaped: list[str] = []
+    batch_declared = False
+    for value in real_inputs:
+        if value.shape is None:
+            unshaped.append(value.name)
+            continue
+        declared = list(value.shape)
+        user = pinned.get(value.name)
+        if user is not None and len(user) != len(declared):
+            raise UsageError(f"--input-shape {value.name}: rank {len(user)} given, the model's input "
+                             f"has rank {len(declared)}")
+        dims: list[int | str] = []
+        for axis, dim in enumerate(declared):
+            static = isinstance(dim, int)
+            if axis == 0 and (not static or assume_batch):
+                batch_declared = batch_declared or not static
+                dims.append(BATCH)
+            elif user is not None:
+                dims.append(user[axis])
+                if not static:
+                    dynamic_dims.append(DynamicDim(value, axis, str(dim.value or "?"), False))
+            elif static:
+                dims.append(int(dim))  # type: ignore[arg-type]
+            else:
+                symbol = dim.value or f"{value.name}:{axis}"  # type: ignore[union-attr]
+                dims.append(f"sym:{symbol}")
+                dynamic_dims.append(DynamicDim(value, axis, symbol, False))
+        input_dims[value.name] = dims
+
+    symbols = sorted({d for dims in input_dims.values() for d in dims if isinstance(d, str) and d != BATCH})
+    has_batch = any(BATCH in dims for dims in input_dims.values())
+    base = {s: DIM_PROBES[0] for s in symbols}
+    probes = [Probe(BATCH_PROBES[0], base)]
+    if has_batch:
+        probes.append(Probe(BATCH_PROBES[1], base))
+    else:
+        probes.append(Probe(BATCH_PROBES[0], base))  # keeps indices stable: probe 1 always "other batch"
+    if symbols:
+        probes.append(Probe(BATCH_PROBES[0], {s: DIM_PROBES[1] for s in symbols}))
+
+    for value in graph.outputs:
+        if value.shape is None:
+            continue
+        for axis, dim in enumerate(value.shape):
+            if axis > 0 and not isinstance(dim, int):
+                dynamic_dims.append(DynamicDim(value, axis, str(dim.value or "?"), True))
+
+    analysis = Analysis(loaded, probes, input_dims, topological_order(graph), dynamic_dims=dynamic_dims,
+                        batch_declared=batch_declared, unshaped_inputs=unshaped)
+    _Walker(analysis, real_inputs, initializer_values).run()
+    return analysis
+
+
+def _dtype(value: ir.Value) -> int:
+    return int(value.dtype.value) if value.dtype is not None else 0
+
+
+class _Walker:
+    """Evaluates the graph once per node, for all probes at a time."""
+
+    def __init__(self, analysis: Analysis, inputs: list[ir.Value], initializers: set[ir.Value]) -> None:
+        self.analysis = analysis
+        self.inputs = inputs
+        self.initializers = initializers
+        self.count = len(analysis.probes)
+        self.opset_imports = [onnx.helper.make_opsetid(domain, version)
+                              for domain, version in analysis.model.opset_imports.items()]
+        self.schemas: dict[tuple[str, str], onnx.defs.OpSchema | None] = {}
+        self.functions = {(f.domain, f.name) for f in analysis.model.functions.values()}
+        self._protos: dict[ir.Node, onnx.NodeProto] = {}
+        self._inferred_dtypes: dict[ir.Value, int] = {}
+
+    def run(self) -> None:
+        facts = self.analysis.facts
+        for value in self.initializers:
+            tensor = value.const_value
+            shape = tuple(int(d) for d in tensor.shape) if tensor is not None else None
+            array = None
+            if tensor is not None and tensor.size <= MAX_ELEMENTS:
+                array = _read_small(tensor)
+            facts[value] = Facts(_dtype(value), [shape] * self.count, [array] * self.count)
+        for value in self.inputs:
+            dims = self.analysis.input_dims.get(value.name)
+            shapes: list[Shape | None] = []
+            for probe in self.analysis.probes:
+                if dims is None:
+                    shapes.append(None)
+                    continue
+                shapes.append(tuple(probe.batch if d == BATCH else probe.dims[d] if isinstance(d, str) else d
+                                    for d in dims))
+            facts[value] = Facts(_dtype(value), shapes, [None] * self.count, runtime=True)
+        for node in self.analysis.order:
+            self.visit(node)
+
+    # -- per node ---------------------------------------------------------------------------------
+
+    def visit(self, node: ir.Node) -> None:
+        facts = self.analysis.facts
+        inputs = [facts.get(v) if v is not None else None for v in node.inputs]
+        missing = [v for v, f in zip(node.inputs, inputs) if v is not None and f is None]
+        if missing:  # outer-scope value inside a subgraph, or an unknown producer
+            self.unknown_outputs(node, runtime=True)
+            return
+        runtime = any(f is not None and f.runtime for f in inputs)
+        derived = any(f is not None and f.shape_derived for f in inputs)
+        op = node.op_type
+        standard = node.domain in ("", "ai.onnx")
+        if standard and op == "Constant":
+            array = constant_value(node)
+            shape = _constant_shape(node)
+            self.set_outputs(node, [[shape]] * self.count, [[array]] * self.count, runtime=False, derived=False)
+            return
+        if standard and op in ("Shape", "Size"):
+            self.visit_shape(node, inputs[0])
+            return
+
+        per_probe_shapes: list[list[Shape | None]] = []
+        per_probe_values: list[list[np.ndarray | None]] = []
+        previous: tuple[object, ...] | None = None
+        for probe in range(self.count):
+            key = tuple((f.shapes[probe], _value_key(f.values[probe])) if f is not None else None for f in inputs)
+            if previous is not None and key == previous[0]:
+                per_probe_shapes.append(previous[1])  # type: ignore[arg-type]
+                per_probe_values.append(previous[2])  # type: ignore[arg-type]
+                continue
+            shapes, values = self.compute(node, inputs, probe, standard)
+            per_probe_shapes.append(shapes)
+            per_probe_values.append(values)
+            previous = (key, shapes, values)
+        self.set_outputs(node, per_probe_shapes, per_probe_values, runtime=runtime, derived=derived)
+        self.note_unresolved(node, inputs, per_probe_shapes, standard)
+
+    def visit_shape(self, node: ir.Node, source: Facts | None) -> None:
+        shapes: list[list[Shape | None]] = []
+        values: list[list[np.ndarray | None]] = []
+        for probe in range(self.count):
+            shape = source.shapes[probe] if source is not None else None
+            if node.op_type == "Size":
+                known = shape is not None and all(d is not None for d in shape)
+                values.append([np.array(int(np.prod(shape, dtype=np.int64)), dtype=np.int64) if known else None])
+                shapes.append([()])
+                continue
+            if shape is None:
+                values.append([None])
+                shapes.append([None])
+                continue
+            rank = len(shape)
+            start = int(attribute(node, "start", 0))
+            end = attribute(node, "end")
+            start = min(max(start + rank if start < 0 else start, 0), rank)
+            end = rank if end is None else min(max(int(end) + rank if int(end) < 0 else int(end), 0), rank)
+            part = shape[start:end]
+            shapes.append([(max(end - start, 0),)])
+            values.append([np.array(part, dtype=np.int64) if all(d is not None for d in part) else None])
+        self.set_outputs(node, shapes, values, runtime=True, derived=True)
+
+    def compute(
+        self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool
+    ) -> tuple[list[Shape | None], list[np.ndarray | None]]:
+        values = [f.values[probe] if f is not None else None for f in inputs]
+        evaluable = standard and all(
+            v is not None for v, f in zip(values, inputs) if f is not None
+        ) and len(node.outputs) > 0
+        if evaluable:
+            try:
+                results = evaluate(node, values, self.analysis.opset)
+                if len(results) == len(node.outputs):
+                    return [tuple(int(d) for d in r.shape) for r in results], list(results)
+            except NotEvaluable:
+                pass
+        return self.infer(node, inputs, probe, standard), [None] * len(node.outputs)
+
+    def infer(self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool) -> list[Shape | None]:
+        schema = self.schema(node)
+        if schema is None:
+            return [None] * len(node.outputs)
+        types: dict[str, onnx.TypeProto] = {}
+        data: dict[str, onnx.TensorProto] = {}
+        for value, f in zip(node.inputs, inputs):
+            if value is None or f is None:
+                continue
+            shape = f.shapes[probe]
+            if shape is None:
+                types[value.name] = onnx.helper.make_tensor_type_proto(f.dtype, None)
+            else:
+                types[value.name] = onnx.helper.make_tensor_type_proto(f.dtype, list(shape))
+            array = f.values[probe]
+            if array is not None:
+                data[value.name] = numpy_helper.from_array(array, value.name)
+        try:
+            out = onnx.shape_inference.infer_node_outputs(
+                schema, self.proto(node), types, data, opset_imports=self.opset_imports)
+        except Exception as error:  # onnx raises InferenceError and others on mismatched shapes
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            self.analysis.issues.append(Issue(node, "inference-failed", message, probe))
+            return [None] * len(node.outputs)
+        shapes: list[Shape | None] = []
+        for output in node.outputs:
+            type_proto = out.get(output.name)
+            if type_proto is None or not type_proto.tensor_type.HasField("shape"):
+                shapes.append(None)
+                continue
+            dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in type_proto.tensor_type.shape.dim)
+            shapes.append(dims)
+            self._inferred_dtypes[output] = type_proto.tensor_type.elem_type
+        if node.op_type == "Reshape" and standard:
+            self.check_volume(node, inputs[0], shapes[0] if shapes else None, probe)
+        return shapes
+
+    def check_volume(self, node: ir.Node, source: Facts | None, shape: Shape | None, probe: int) -> None:
+        before = source.shapes[probe] if source is not None else None
+        if before is None or shape is None or None in before or None in shape:
+            return
+        if int(np.prod(before, dtype=np.int64)) != int(np.prod(shape, dtype=np.int64)):
+            self.analysis.issues.append(Issue(
+                node, "volume-mismatch",
+                f"reshape of {list(before)} into {list(shape)} changes the number of elements", probe))
+
+    def schema(self, node: ir.Node) -> onnx.defs.OpSchema | None:
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        key = (domain, node.op_type)
+        if key not in self.schemas:
+            version = self.analysis.model.opset_imports.get(domain, self.analysis.model.opset_imports.get(node.domain))
+            try:
+                self.schemas[key] = onnx.defs.get_schema(node.op_type, version or 1, domain) if version else None
+            except onnx.defs.SchemaError:
+                self.schemas[key] = None
+        return self.schemas[key]
+
+    def proto(self, node: ir.Node) -> onnx.NodeProto:
+        cached = self._protos.get(node)
+        if cached is None:
+            cached = ir.serde.serialize_node(node)
+            self._protos[node] = cached
+        return cached
+
+    def set_outputs(
+        self,
+        node: ir.Node,
+        shapes: list[list[Shape | None]],
+        values: list[list[np.ndarray | None]],
+        *,
+        runtime: bool,
+        derived: bool,
+    ) -> None:
+        for index, output in enumerate(node.outputs):
+            probe_shapes = [s[index] if index < len(s) else None for s in shapes]
+            probe_values = [v[index] if index < len(v) else None for v in values]
+            dtype = _dtype(output)
+            for array in probe_values:
+                if array is not None:
+                    dtype = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+                    break
+            else:
+                dtype = self._inferred_dtypes.pop(output, dtype) or dtype
+            self.analysis.facts[output] = Facts(dtype, probe_shapes, probe_values, runtime=runtime,
+                                                shape_derived=derived)
+
+    def unknown_outputs(self, node: ir.Node, runtime: bool) -> None:
+        for output in node.outputs:
+            self.analysis.facts[output] = Facts(_dtype(output), [None] * self.count, [None] * self.count,
+                                                runtime=runtime)
+
+    def note_unresolved(
+        self, node: ir.Node, inputs: list[Facts | None], shapes: list[list[Shape | None]], standard: bool
+    ) -> None:
+        """Record the first node where shapes stop being known, so lint can say why."""
+        if all(s is not None and None not in s for probe in shapes for s in probe):
+            return
+        inputs_known = all(f is None or all(s is not None and None not in s for s in f.shapes) for f in inputs)
+        if not inputs_known:
+            return  # the cause is upstream, and already recorded there
+        if any(i.node is node for i in self.analysis.issues[-self.count:]):
+            return
+        if not standard and self.schema(node) is None:
+            kind = "unknown-op"
+            where = "a local function" if (node.domain, node.op_type) in self.functions else "an op with no schema"
+            message = f"{node.domain or 'ai.onnx'}::{node.op_type} is {where}; shapes after it are not analysed"
+        elif node.op_type in DATA_DEPENDENT_OPS:
+            kind = "data-dependent"
+            message = f"the output shape of {node.op_type} depends on tensor values"
+        else:
+            shape_inputs = SHAPE_INPUTS.get(node.op_type, ())
+            data_fed = [node.inputs[i] for i in shape_inputs
+                        if i < len(node.inputs) and node.inputs[i] is not None
+                        and not self.analysis.facts[node.inputs[i]].known()]
+            if data_fed:
+                kind = "data-dependent"
+                message = f"its {node.op_type} shape input {data_fed[0].name!r} depends on tensor values"
+            else:
+                kind = "unknown-op"
+                message = f"shape inference cannot resolve {node.op_type}; shapes after it are not analysed"
+        self.analysis.issues.append(Issue(node, kind, message))
+
+
+def _read_small(tensor: ir.TensorProtocol) -> np.ndarray | None:
+    try:
+        return np.asarray(tensor.numpy())
+    except Exception:  # unreadable external data is reported by loading; here it is just unknown
+        return None
+
+
+def _constant_shape(node: ir.Node) -> Shape | None:
+    attr = node.attributes.get("value")
+    if attr is not None:
+        return tuple(int(d) for d in attr.value.shape)
+    for name in ("value_floats", "value_ints"):
+        attr = node.attributes.get(name)
+        if attr is not None:
+            return (len(attr.value),)
+    if "value_float" in node.attributes or "value_int" in node.attributes:
+        return ()
+    return None
+
+
+def _value_key(array: np.ndarray | None) -> object:
+    if array is None:
+        return None
+    return (array.dtype.str, array.shape, array.tobytes())
+
+
+def iter_shape_inputs(analysis: Analysis) -> Iterator[tuple[ir.Node, int, ir.Value]]:
+    """Every (node, input index, value) where a standard op takes a shape-carrying input."""
+    for node in analysis.order:
+        if node.domain not in ("", "ai.onnx"):
+            continue
+        for index in SHAPE_INPUTS.get(node.op_type, ()):
+            if index < len(node.inputs) and node.inputs[index] is not None:
+                yield node, index, node.inputs[index]  # type: ignore[misc]

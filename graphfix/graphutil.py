@@ -1,0 +1,48 @@
+"""Small graph helpers shared by loading, analysis and editing."""
+
+from __future__ import annotations
+
+import heapq
+
+import onnx_ir as ir
+
+
+class CycleError(Exception):
+    def __init__(self, node: ir.Node) -> None:
+        super().__init__(node_label(node))
+        self.node = node
+
+
+def node_label(node: ir.Node) -> str:
+    """A name for a node in messages: its name, or its op and first output when it has none."""
+    if node.name:
+        return node.name
+    first = node.outputs[0].name if node.outputs else "?"
+    return f"{node.op_type}({first})"
+
+
+def topological_order(graph: ir.Graph) -> list[ir.Node]:
+    """The graph's nodes, producers before consumers (stable where the file already is sorted)."""
+    nodes = list(graph)
+    position = {node: index for index, node in enumerate(nodes)}
+    indegree = dict.fromkeys(nodes, 0)
+    consumers: dict[ir.Node, list[ir.Node]] = {node: [] for node in nodes}
+    for node in nodes:
+        producers = {v.producer() for v in node.inputs if v is not None}
+        for producer in producers:
+            if producer is not None and producer in position:
+                indegree[node] += 1
+                consumers[producer].append(node)
+    ready = [(position[node], node) for node, count in indegree.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[ir.Node] = []
+    while ready:
+        _, node = heapq.heappop(ready)
+        order.append(node)
+        for consumer in consumers[node]:
+            indegree[consumer] -= 1
+            if indegree[consumer] == 0:
+                heapq.heappush(ready, (position[consumer], consumer))
+    if len(order) != len(nodes):
+        raise CycleError(next(node for node, count in indegree.items() if count > 0))
+    return order

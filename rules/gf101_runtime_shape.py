@@ -1,0 +1,116 @@
+"""GF101 runtime-shape-computation
+
+## What it finds
+A shape input (a Reshape target, an Expand shape, Slice bounds, Squeeze/Unsqueeze axes, Pad pads,
+TopK's k, ...) or a value used in arithmetic (an attention scale ``1/sqrt(head_dim)``, a position
+``Range``) that the graph computes at run time from ``Shape`` ops, although it is a constant once only the
+batch is dynamic. It comes from passing tensor sizes to torch ops: ``x.view(x.size(0), -1)`` records
+``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` with the legacy exporter.
+
+## Why it hurts TensorRT
+TensorRT must evaluate these chains as shape tensors while it builds and runs the engine: they are the
+"Shape and Gather kinds of nodes" the export rules tell you to remove. They slow the build, block layer
+fusion, and several importers (Squeeze axes, TopK's k, Reduce axes, Resize scales on TensorRT 8.x)
+refuse inputs that are not build-time constants.
+
+## Example
+```python
+x = x.view(x.size(0), -1)              # Shape(x)[0] -> Unsqueeze -> Concat([.], [-1]) -> Reshape
+```
+
+## Fixed
+```python
+x = x.view(-1, int(x.numel() // x.size(0)))   # a constant [-1, 256]: only the batch is -1
+```
+graphfix writes the constant that the chain computes at every batch size: batch entries become -1 (or 0
+where the batch dim is copied) in Reshape targets, 1 in Expand shapes and "to the end" in Slice ends.
+Values that need the batch in a way a constant cannot express are reported, not guessed.
+
+## Fix safety
+Safe: the constant is what the chain computes at every batch size, and verification checks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import onnx_ir as ir
+
+from graphfix.analysis import SHAPE_INPUTS, Kind, iter_shape_inputs
+from graphfix.engine import Context, Finding, FixAvailability, Rule, SetInputs
+from graphfix.graphutil import node_label
+from graphfix.rewrites import Rewrite, expand_shape, reshape_target, slice_input
+
+# Resize's sizes and scales are GF201/GF202's business.
+_OWNED_ELSEWHERE = {"Resize", "Upsample"}
+
+
+class RuntimeShapeComputation(Rule):
+    code = "GF101"
+    name = "runtime-shape-computation"
+    summary = "a shape input is computed at run time from Shape ops but is constant with only the batch dynamic"
+    fix_availability = FixAvailability.SOMETIMES
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        analysis = ctx.analysis
+        reported: set[ir.Value] = set()
+        for node, index, value in iter_shape_inputs(analysis):
+            if node.op_type in _OWNED_ELSEWHERE or not analysis.is_runtime(value):
+                continue
+            kind = analysis.value_kind(value)
+            if kind not in (Kind.CONSTANT, Kind.BATCH):
+                continue
+            rewrite = self.rewrite(ctx, node, index, value, kind)
+            reported.add(value)
+            current = analysis.describe_entries(value)
+            where = analysis.describe_chain(value)
+            nodes, _ = analysis.chain(value)
+            chain = tuple(node_label(n) for n in nodes)
+            what = f"{node.op_type} {node_label(node)!r} input {index} ({value.name}) is {current}, {where}"
+            if rewrite.value is None:
+                yield self.finding(f"{what}; not fixable: {rewrite.reason}", node, reason=rewrite.reason, chain=chain)
+                continue
+            plan = SetInputs(node, {index: rewrite.value})
+            yield self.finding(f"{what}; fixable as constant {plan.describe().split(':= ', 1)[1]}", node,
+                               fix=(plan,), chain=chain)
+        yield from self.check_arithmetic(ctx, reported)
+
+    def rewrite(self, ctx: Context, node: ir.Node, index: int, value: ir.Value, kind: Kind) -> Rewrite:
+        analysis = ctx.analysis
+        if node.op_type == "Reshape":
+            return reshape_target(analysis, node)
+        if kind is Kind.CONSTANT:
+            array = analysis.value(value)
+            return Rewrite(np.asarray(array))
+        if node.op_type == "Expand":
+            return expand_shape(analysis, node)
+        if node.op_type == "Slice":
+            return slice_input(analysis, node, index)
+        return Rewrite(None, f"{node.op_type} needs the batch at run time")
+
+    def check_arithmetic(self, ctx: Context, reported: set[ir.Value]) -> Iterator[Finding]:
+        """Constants computed from shapes and consumed as data (scales, positions, masks)."""
+        analysis = ctx.analysis
+        for node in analysis.order:
+            shape_indices = SHAPE_INPUTS.get(node.op_type, ()) if node.domain in ("", "ai.onnx") else ()
+            if node.op_type in _OWNED_ELSEWHERE or all(analysis.facts[o].known() for o in node.outputs
+                                                       if o in analysis.facts):
+                continue  # a node whose outputs are known is itself part of a foldable chain
+            for index, value in enumerate(node.inputs):
+                if value is None or index in shape_indices or value in reported:
+                    continue
+                facts = analysis.facts.get(value)
+                if facts is None or not facts.runtime or not facts.shape_derived:
+                    continue
+                if analysis.value_kind(value) is not Kind.CONSTANT:
+                    continue
+                reported.add(value)
+                array = np.asarray(facts.values[0])
+                nodes, _ = analysis.chain(value)
+                plan = SetInputs(node, {index: array})
+                shown = analysis.describe_entries(value) if array.ndim <= 1 else f"a {list(array.shape)} tensor"
+                yield self.finding(
+                    f"{node.op_type} {node_label(node)!r} input {index} ({value.name}) is {shown}, "
+                    f"{analysis.describe_chain(value)}; fixable as a constant",
+                    node, fix=(plan,), chain=tuple(node_label(n) for n in nodes))

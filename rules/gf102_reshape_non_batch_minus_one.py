@@ -1,0 +1,76 @@
+"""GF102 reshape-non-batch-minus-one
+
+## What it finds
+A Reshape whose constant target has -1 in a dimension that does not follow the batch, such as
+``x.view(x.size(0), -1, 4)`` recorded as ``[0, -1, 4]`` or ``view(2, -1)`` folded to ``[-1, 128]`` where
+the -1 stands for 128 features.
+
+## Why it hurts TensorRT
+The export rules allow -1 only in the batch dimension: every other dimension should be a concrete
+number. A -1 elsewhere makes TensorRT infer the dimension from the volume at run time, which hides the
+real size from the optimiser and fails at build time with "reshape would change volume" when the
+profile's batch range does not divide evenly.
+
+## Example
+```python
+y = x.view(x.size(0), -1, 4)            # target [0, -1, 4] (or [batch, -1, 4] at run time)
+```
+
+## Fixed
+```python
+y = x.view(-1, 64, 4)                   # the concrete value; -1 moves to the batch
+```
+
+## Fix safety
+Safe: the new target reproduces the output shape at every batch size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from graphfix.analysis import Kind
+from graphfix.engine import Context, Finding, FixAvailability, Rule, SetInputs
+from graphfix.graphutil import node_label
+from graphfix.rewrites import baked_reshape_target, reshape_target
+
+
+class ReshapeNonBatchMinusOne(Rule):
+    code = "GF102"
+    name = "reshape-non-batch-minus-one"
+    summary = "a Reshape target has -1 in a dimension other than the batch"
+    fix_availability = FixAvailability.SOMETIMES
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        analysis = ctx.analysis
+        for node in analysis.order:
+            if node.op_type != "Reshape" or node.domain not in ("", "ai.onnx") or len(node.inputs) < 2:
+                continue
+            target = node.inputs[1]
+            if target is None or analysis.is_runtime(target) or analysis.value_kind(target) is not Kind.CONSTANT:
+                continue  # run-time targets are GF101's
+            entries = np.asarray(analysis.value(target)).reshape(-1)
+            minus = [axis for axis, v in enumerate(entries) if v == -1]
+            if not minus:
+                continue
+            out = analysis.facts.get(node.outputs[0])
+            if out is None:
+                continue
+            axis = minus[0]
+            if analysis.dim_kind(node.outputs[0], axis) is not Kind.CONSTANT:
+                continue  # the -1 carries the batch: that is the rule being followed
+            if baked_reshape_target(analysis, node).value is not None:
+                continue  # a baked batch: GF103 rewrites the whole target
+            rewrite = reshape_target(analysis, node)
+            shown = "[" + ", ".join(str(int(v)) for v in entries) + "]"
+            value = analysis.shape(node.outputs[0])
+            concrete = value[axis] if value else "?"
+            message = (f"Reshape {node_label(node)!r} target {shown} has -1 in dim {axis}, which is always "
+                       f"{concrete}")
+            if rewrite.value is None:
+                yield self.finding(f"{message}; not fixable: {rewrite.reason}", node, reason=rewrite.reason)
+                continue
+            plan = SetInputs(node, {1: rewrite.value})
+            yield self.finding(f"{message}; fixable as {plan.describe().split(':= ', 1)[1]}", node, fix=(plan,))

@@ -1,0 +1,82 @@
+"""GF201 resize-by-sizes
+
+## What it finds
+A Resize driven by its ``sizes`` input, computed at run time or constant. ``F.interpolate(x, size=...)``
+records it, and with a size taken from the input (``size=(x.shape[2] * 2, x.shape[3] * 2)``) both
+exporters add a ``Shape -> Slice -> Concat`` chain in front of it.
+
+## Why it hurts TensorRT
+A computed ``sizes`` is a shape-tensor chain TensorRT must evaluate, and TensorRT 8.x only accepts
+constant ``scales``. A constant ``sizes`` is worse: it bakes the whole output shape, batch included,
+into the layer (ONNX Runtime then silently returns the export batch for any other batch).
+
+## Example
+```python
+y = F.interpolate(x, size=(x.shape[2] * 2, x.shape[3] * 2), mode="nearest")
+```
+
+## Fixed
+```python
+y = F.interpolate(x, scale_factor=2, mode="nearest")   # Resize with constant scales [1, 1, 2, 2]
+```
+graphfix writes constant ``scales`` when the output/input ratio along every axis is the same at every
+batch size and exact in float32 (so the output size and the sampling grid are unchanged).
+
+## Fix safety
+Safe for computed sizes. A constant ``sizes`` that bakes the batch is fixed only with ``--unsafe-fixes``
+and verified at the export batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetInputs
+from graphfix.graphutil import node_label
+from graphfix.rewrites import baked_resize_scales, resize_scales
+
+
+def scales_plan(ctx: Context, node: object, scales: np.ndarray, check_batch: int | None = None) -> SetInputs:
+    inputs: dict[int, np.ndarray | None] = {2: scales, 3: None}
+    # Before opset 13, roi and scales are required inputs (they may be empty tensors).
+    if ctx.analysis.opset < 13 and (len(node.inputs) < 2 or node.inputs[1] is None):  # type: ignore[attr-defined]
+        inputs[1] = np.zeros(0, dtype=np.float32)
+    return SetInputs(node, inputs, check_batch=check_batch)  # type: ignore[arg-type]
+
+
+class ResizeBySizes(Rule):
+    code = "GF201"
+    name = "resize-by-sizes"
+    summary = "a Resize is driven by sizes instead of constant scales"
+    fix_availability = FixAvailability.SOMETIMES
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        analysis = ctx.analysis
+        for node in analysis.order:
+            if node.op_type != "Resize" or node.domain not in ("", "ai.onnx"):
+                continue
+            if len(node.inputs) < 4 or node.inputs[3] is None:
+                continue
+            sizes = node.inputs[3]
+            runtime = analysis.is_runtime(sizes)
+            shown = analysis.describe_entries(sizes) if analysis.facts[sizes].known() else "unknown"
+            origin = analysis.describe_chain(sizes) if runtime else "a constant"
+            what = f"Resize {node_label(node)!r} takes sizes {shown} ({origin})"
+            rewrite = resize_scales(analysis, node)
+            safety = Safety.SAFE
+            if rewrite.value is None and not runtime:
+                baked = baked_resize_scales(analysis, node)
+                if baked.value is not None:
+                    rewrite, safety = baked, Safety.UNSAFE
+                    what += f", which bakes in batch {baked.export_batch}"
+            if rewrite.value is None:
+                yield self.finding(f"{what}; not fixable: {rewrite.reason}", node, reason=rewrite.reason)
+                continue
+            plan = scales_plan(ctx, node, rewrite.value, rewrite.export_batch)
+            scales = ", ".join(f"{float(s):g}" for s in rewrite.value)
+            suffix = " (--unsafe-fixes)" if safety is Safety.UNSAFE else ""
+            nodes, _ = analysis.chain(sizes)
+            yield self.finding(f"{what}; fixable as constant scales [{scales}]{suffix}", node, fix=(plan,),
+                               safety=safety, chain=tuple(node_label(n) for n in nodes))

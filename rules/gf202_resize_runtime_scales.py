@@ -1,0 +1,76 @@
+"""GF202 resize-runtime-scales
+
+## What it finds
+A Resize whose ``scales`` input is computed at run time, typically ``Cast(Shape(x)) / ...`` chains from
+``F.interpolate(x, scale_factor=s)`` with ``recompute_scale_factor=True``, or scales built from sizes.
+
+## Why it hurts TensorRT
+TensorRT 8.x requires Resize scales to be build-time constants ("Resize scales must be an
+initializer!"); newer versions accept a tensor but must evaluate the chain as shape arithmetic.
+
+## Example
+```python
+y = F.interpolate(x, scale_factor=2.0, recompute_scale_factor=True)
+```
+
+## Fixed
+```python
+y = F.interpolate(x, scale_factor=2)     # Resize with constant scales [1, 1, 2, 2]
+```
+
+## Fix safety
+Safe when the computed scales are the same at every batch size (they are then replaced by exactly
+those values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from graphfix.analysis import Kind
+from graphfix.engine import Context, Finding, FixAvailability, Rule
+from graphfix.graphutil import node_label
+from graphfix.rules.gf201_resize_sizes import scales_plan
+
+
+class ResizeRuntimeScales(Rule):
+    code = "GF202"
+    name = "resize-runtime-scales"
+    summary = "a Resize's scales are computed at run time"
+    fix_availability = FixAvailability.SOMETIMES
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        analysis = ctx.analysis
+        for node in analysis.order:
+            if node.op_type not in ("Resize", "Upsample") or node.domain not in ("", "ai.onnx"):
+                continue
+            index = 2 if node.op_type == "Resize" else 1
+            if len(node.inputs) <= index or node.inputs[index] is None:
+                continue
+            if node.op_type == "Resize" and len(node.inputs) > 3 and node.inputs[3] is not None:
+                continue  # driven by sizes: GF201
+            scales = node.inputs[index]
+            if not analysis.is_runtime(scales):
+                continue
+            kind = analysis.value_kind(scales)
+            value = analysis.value(scales)
+            if kind is not Kind.CONSTANT or value is None or value.size == 0:
+                if kind in (Kind.BATCH, Kind.DYNAMIC):
+                    reason = f"the scales change with the {'batch' if kind is Kind.BATCH else 'input size'}"
+                    yield self.finding(f"Resize {node_label(node)!r} computes its scales at run time; "
+                                       f"not fixable: {reason}", node, reason=reason)
+                continue
+            array = np.asarray(value, dtype=np.float32).reshape(-1)
+            nodes, _ = analysis.chain(scales)
+            shown = ", ".join(f"{float(s):g}" for s in array)
+            if node.op_type == "Upsample":
+                from graphfix.engine import SetInputs
+
+                plan = SetInputs(node, {1: array})
+            else:
+                plan = scales_plan(ctx, node, array)
+            yield self.finding(
+                f"{node.op_type} {node_label(node)!r} scales [{shown}] are {analysis.describe_chain(scales)}; "
+                "fixable as constant scales", node, fix=(plan,), chain=tuple(node_label(n) for n in nodes))

@@ -1,0 +1,83 @@
+"""GF301 dynamic-non-batch-dim
+
+## What it finds
+A graph input or output with a dynamic dimension other than the batch (dim 0): dynamic height and
+width, a dynamic sequence length, or an output dim the exporter left symbolic.
+
+## Why it hurts TensorRT
+The export rules make only the batch dynamic. Every other dynamic dimension needs its own
+min/opt/max range in the optimisation profile, TensorRT picks one kernel for the whole range (slower
+engines), and shape arithmetic that depends on those dims stays in the engine instead of folding to
+constants. The seed's answer is to pin them: export several fixed-size models, or redefine the input
+shape when compiling.
+
+## Example
+```python
+torch.onnx.export(model, x, "m.onnx", dynamic_axes={"x": {0: "batch", 2: "height", 3: "width"}})
+```
+
+## Fixed
+```bash
+graphfix fix m.onnx -o m640.onnx --input-shape x:1x3x640x640   # H and W pinned, batch still dynamic
+```
+graphfix never guesses a size: input dims are pinned only from ``--input-shape``. Output dims left
+symbolic although they are constant are made concrete.
+
+## Fix safety
+Pinning an input changes which shapes the model accepts, so it happens only when the user gives the
+shape. Making a provably constant output dim concrete is safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphfix.analysis import Kind
+from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims
+
+
+class DynamicNonBatchDim(Rule):
+    code = "GF301"
+    name = "dynamic-non-batch-dim"
+    summary = "a graph input or output has a dynamic dimension other than the batch"
+    fix_availability = FixAvailability.SOMETIMES
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        analysis = ctx.analysis
+        pinned = ctx.options.input_shapes
+        seen_inputs: set[str] = set()
+        for dim in analysis.dynamic_dims:
+            value = dim.value
+            if not dim.is_output:
+                user = pinned.get(value.name)
+                where = f"input {value.name!r} dim {dim.axis} ({dim.symbol!r}) is dynamic"
+                if user is None:
+                    reason = "give its size with --input-shape (graphfix never guesses one)"
+                    yield self.finding(f"{where}; pin it with --input-shape {value.name}:...", None,
+                                       reason=reason)
+                    continue
+                if value.name in seen_inputs:
+                    continue
+                seen_inputs.add(value.name)
+                declared = list(value.shape)  # type: ignore[arg-type]
+                dims = tuple(
+                    d if (axis == 0 and not isinstance(d, int)) else (user[axis] if not isinstance(d, int) else d)
+                    for axis, d in enumerate(declared))
+                dims = tuple(str(d.value) if hasattr(d, "value") and not isinstance(d, int) else d for d in dims)
+                plan = SetDims(value, dims)  # type: ignore[arg-type]
+                yield self.finding(f"{where}; fixable by pinning {plan.describe()}", None, fix=(plan,),
+                                   safety=Safety.NEEDS_SHAPE)
+                continue
+            kind = analysis.dim_kind(value, dim.axis)
+            where = f"output {value.name!r} dim {dim.axis} ({dim.symbol!r}) is declared dynamic"
+            if kind is Kind.CONSTANT:
+                size = analysis.shape(value)[dim.axis]  # type: ignore[index]
+                dims = tuple(str(d.value) if not isinstance(d, int) and axis == 0 else
+                             (size if axis == dim.axis else (d if isinstance(d, int) else str(d.value)))
+                             for axis, d in enumerate(value.shape))  # type: ignore[union-attr, arg-type]
+                yield self.finding(f"{where} but is always {size}; fixable as {size}", None,
+                                   fix=(SetDims(value, dims),))  # type: ignore[arg-type]
+            elif kind is Kind.DYNAMIC or kind is Kind.BATCH:
+                yield self.finding(f"{where} and follows {'an input dim' if kind is Kind.DYNAMIC else 'the batch'}"
+                                   "; pin the inputs with --input-shape", None,
+                                   reason="follows a dynamic input dimension")

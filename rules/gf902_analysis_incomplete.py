@@ -1,0 +1,51 @@
+"""GF902 analysis-incomplete
+
+## What it finds
+A place where graphfix's shape analysis could not finish: an op with no ONNX schema (a custom op or
+plugin), a local function, a shape inference error, or a graph input without a declared shape.
+
+## Why it hurts TensorRT
+Not a TensorRT problem by itself, but the shapes after this point are unknown to graphfix, so its
+other rules cannot check or fix what follows. Custom ops must also exist as TensorRT plugins.
+
+## Example
+```text
+Plugin(name="HSwish", info="...")   # a tensorRT_Pro-style plugin node
+```
+
+## Fixed
+Give input shapes with ``--input-shape``, or check the node; graphfix reports this and does not rewrite
+it. A rule that crashed is reported as GF999 (please report those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import onnx_ir as ir
+
+from graphfix.engine import Context, Finding, FixAvailability, Rule
+from graphfix.graphutil import node_label
+from graphfix.rules.gf103_baked_batch import baked_origins
+
+
+class AnalysisIncomplete(Rule):
+    code = "GF902"
+    name = "analysis-incomplete"
+    summary = "shape analysis could not see through a node"
+    fix_availability = FixAvailability.NEVER
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        analysis = ctx.analysis
+        for name in analysis.unshaped_inputs:
+            yield self.finding(f"input {name!r} has no declared shape; give one with --input-shape", None,
+                               reason="no input shape")
+        explained = set(baked_origins(analysis).values()) | set(baked_origins(analysis))
+        seen: set[ir.Node] = set()
+        for issue in analysis.issues:
+            if issue.kind == "data-dependent" or issue.node in seen or issue.node in explained:
+                continue
+            seen.add(issue.node)
+            at = f" at batch {analysis.probes[issue.probe].batch}" if issue.probe is not None else ""
+            yield self.finding(f"{issue.node.op_type} {node_label(issue.node)!r}{at}: {issue.message}",
+                               issue.node, reason=issue.kind)
