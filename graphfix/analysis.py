@@ -504,9 +504,13 @@ class _Walker:
             return [None] * len(node.outputs)
         types: dict[str, onnx.TypeProto] = {}
         data: dict[str, onnx.TensorProto] = {}
+        complete = True
         for value, f in zip(node.inputs, inputs):
             if value is None or f is None:
                 continue
+            if not f.dtype:
+                return [None] * len(node.outputs)  # nothing to infer from (after an unknown op)
+            complete = complete and f.shapes[probe] is not None and None not in f.shapes[probe]
             shape = f.shapes[probe]
             if shape is None:
                 types[value.name] = onnx.helper.make_tensor_type_proto(f.dtype, None)
@@ -520,7 +524,8 @@ class _Walker:
                 schema, self.proto(node), types, data, opset_imports=self.opset_imports)
         except Exception as error:  # onnx raises InferenceError and others on mismatched shapes
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            self.analysis.issues.append(Issue(node, "inference-failed", message, probe))
+            if complete:  # with unknown inputs the cause is upstream, already recorded there
+                self.analysis.issues.append(Issue(node, "inference-failed", message, probe))
             return [None] * len(node.outputs)
         shapes: list[Shape | None] = []
         for output in node.outputs:

@@ -316,11 +316,13 @@ def _declare_dynamic_inputs(onnx_path: pathlib.Path, axes: dict[str, dict[int, s
             d.dim_param = dim_name
             changed = True
     if rename:
+        # dynamo dim_params can be expressions of the symbols ("2*((height - 1)//2) + 2"): rename tokens.
+        token = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(rename, key=len, reverse=True)) + r")\b")
         for vi in _all_value_infos(model.graph):
             if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
                 for d in vi.type.tensor_type.shape.dim:
-                    if d.HasField("dim_param") and d.dim_param in rename:
-                        d.dim_param = rename[d.dim_param]
+                    if d.HasField("dim_param"):
+                        d.dim_param = token.sub(lambda mo: rename[mo.group(1)], d.dim_param)
     if changed:
         onnx.save(model, str(onnx_path))
     return {loc for t in _all_tensors(model.graph) for loc in _external_location(t)}

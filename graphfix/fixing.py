@@ -147,8 +147,12 @@ def fix(
     rounds = 0
     while True:
         report, ctx = lint_loaded(loaded, options, selected, ignored)
-        if dynamic_batch and rounds == 0:
-            _check_dynamic_batch(report.findings, ctx)
+        if rounds == 0:
+            if dynamic_batch:
+                _check_dynamic_batch(report.findings, ctx)
+            # A baked batch means the original only runs at that batch: verify there, fixed or not.
+            export_batches.update(p.check_batch for f in report.findings for p in f.fix
+                                  if isinstance(p, SetInputs) and p.check_batch is not None)
         chosen = [f for f in report.findings if _allowed(f, unsafe_fixes, dynamic_batch)]
         if not chosen:
             remaining = report.findings
@@ -165,8 +169,6 @@ def fix(
             touched |= keys
             editor.apply(finding.fix)
             applied.append(finding)
-            export_batches.update(p.check_batch for p in finding.fix
-                                  if isinstance(p, SetInputs) and p.check_batch is not None)
         editor.cleanup()
 
     ops_after = op_counts(loaded.model)

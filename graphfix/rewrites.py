@@ -45,8 +45,8 @@ def reshape_target(analysis: Analysis, node: ir.Node) -> Rewrite:
         return _fail("the reshape fails at batch sizes other than the export one")
     if any(0 in s for s in out_shapes):
         return _fail("the output has an empty dimension")
-    if len(out_shapes) > 2 and out_shapes[0] != out_shapes[2]:
-        return _fail("the output follows a dynamic non-batch dimension")
+    # Dims that change between probes (with the batch or another dynamic dim) are written as 0 where
+    # they copy the input's dim, and as the single -1 otherwise.
     varying = _batch_axes(out_shapes)
     result = list(out_shapes[0])
     allowzero = int(attribute(node, "allowzero", 0))
@@ -55,7 +55,7 @@ def reshape_target(analysis: Analysis, node: ir.Node) -> Rewrite:
         copies = [a for a in varying if a < len(in_shapes[0]) and all(o[a] == i[a] for o, i in zip(out_shapes, in_shapes))]
         rest = [a for a in varying if a not in copies]
         if allowzero or len(rest) > 1:
-            return _fail(f"{len(varying)} output dims follow the batch; one -1 cannot express them")
+            return _fail(f"{len(varying)} output dims change at run time; one -1 cannot express them")
         for axis in copies:
             result[axis] = 0
         varying = rest

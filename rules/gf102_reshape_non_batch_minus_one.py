@@ -59,6 +59,8 @@ class ReshapeNonBatchMinusOne(Rule):
             if out is None:
                 continue
             axis = minus[0]
+            if axis == 0 and not analysis.has_batch_probes:
+                continue  # a static-batch model: dim 0 is the batch slot (GF302 is about that)
             if analysis.dim_kind(node.outputs[0], axis) is not Kind.CONSTANT:
                 continue  # the -1 carries the batch: that is the rule being followed
             if baked_reshape_target(analysis, node).value is not None:

@@ -1,0 +1,109 @@
+import numpy as np
+from graphs import VIEW_SIZE0, findings, parse
+
+from graphfix.engine import Safety
+
+
+def test_view_size0_chain_is_found_and_fixable_as_minus_one():
+    [finding] = findings(parse(VIEW_SIZE0), "GF101")
+    assert finding.fixable and finding.safety is Safety.SAFE
+    assert finding.node.op_type == "Reshape"
+    assert "[batch, -1]" in finding.message and "Shape(x)" in finding.message
+    assert list(finding.fix[0].inputs[1]) == [-1, 256]
+    assert len(finding.chain) == 4  # Shape, Gather, Unsqueeze, Concat
+
+
+def test_view_size0_size1_product_becomes_concrete():
+    model = parse("""
+    agraph (float[N, 4, 8, 8] x) => (float[N, 4, 64] y) {
+        s = Shape(x)
+        i0 = Constant <value = int64 {0}> ()
+        i1 = Constant <value = int64 {1}> ()
+        i2 = Constant <value = int64 {2}> ()
+        i3 = Constant <value = int64 {3}> ()
+        b = Gather <axis = 0> (s, i0)
+        c = Gather <axis = 0> (s, i1)
+        h = Gather <axis = 0> (s, i2)
+        w = Gather <axis = 0> (s, i3)
+        hw = Mul (h, w)
+        ax = Constant <value = int64[1] {0}> ()
+        bu = Unsqueeze (b, ax)
+        cu = Unsqueeze (c, ax)
+        hwu = Unsqueeze (hw, ax)
+        t = Concat <axis = 0> (bu, cu, hwu)
+        y = Reshape (x, t)
+    }""")
+    [finding] = findings(model, "GF101")
+    assert list(finding.fix[0].inputs[1]) == [-1, 4, 64]
+
+
+def test_constant_target_is_not_reported():
+    model = parse("""
+    agraph (float[N, 4, 8, 8] x) => (float[N, 256] y) {
+        t = Constant <value = int64[2] {-1, 256}> ()
+        y = Reshape (x, t)
+    }""")
+    assert findings(model, "GF101") == []
+
+
+def test_target_with_a_dynamic_non_batch_dim_copies_the_batch_with_zero():
+    model = parse(VIEW_SIZE0.replace("float[N, 4, 8, 8] x", "float[N, 4, H, 8] x").replace("float[N, 256] y",
+                                                                                          "float[N, M] y"))
+    [finding] = findings(model, "GF101")
+    assert list(finding.fix[0].inputs[1]) == [0, -1]
+    assert findings(model, "GF301")
+
+
+def test_target_computed_from_tensor_data_is_not_foldable():
+    model = parse("""
+    agraph (float[N, 256] x, int64[2] t) => (float[N, 256] y) {
+        y = Reshape (x, t)
+    }""")
+    assert findings(model, "GF101") == []
+
+
+def test_expand_that_brings_in_the_batch_is_reported_not_fixed():
+    model = parse("""
+    agraph (float[N, 4, 8] x) => (float[N, 5, 8] y) {
+        cls = Constant <value = float[1, 1, 8] {1, 2, 3, 4, 5, 6, 7, 8}> ()
+        s = Shape(x)
+        i0 = Constant <value = int64[1] {0}> ()
+        b = Gather <axis = 0> (s, i0)
+        rest = Constant <value = int64[2] {1, 8}> ()
+        shape = Concat <axis = 0> (b, rest)
+        e = Expand (cls, shape)
+        y = Concat <axis = 1> (e, x)
+    }""")
+    [finding] = findings(model, "GF101")
+    assert not finding.fixable
+    assert "batch at run time" in finding.reason
+
+
+def test_expand_of_a_tensor_that_has_the_batch_becomes_constant_ones():
+    model = parse("""
+    agraph (float[N, 1, 8] x) => (float[N, 4, 8] y) {
+        s = Shape(x)
+        i0 = Constant <value = int64[1] {0}> ()
+        b = Gather <axis = 0> (s, i0)
+        rest = Constant <value = int64[2] {4, 8}> ()
+        shape = Concat <axis = 0> (b, rest)
+        y = Expand (x, shape)
+    }""")
+    [finding] = findings(model, "GF101")
+    assert list(finding.fix[0].inputs[1]) == [1, 4, 8]
+
+
+def test_shape_arithmetic_used_as_data_is_foldable():
+    # q / sqrt(head_dim) with head_dim = q.size(-1): the legacy exporter's attention scale.
+    model = parse("""
+    agraph (float[N, 16, 32] q) => (float[N, 16, 32] y) {
+        s = Shape(q)
+        i2 = Constant <value = int64 {2}> ()
+        d = Gather <axis = 0> (s, i2)
+        df = Cast <to = 1> (d)
+        r = Sqrt (df)
+        y = Div (q, r)
+    }""")
+    [finding] = findings(model, "GF101")
+    assert finding.node.op_type == "Div"
+    assert np.isclose(float(finding.fix[0].inputs[1]), np.sqrt(32.0))

@@ -1,0 +1,47 @@
+from graphs import findings, parse
+
+from graphfix.engine import Safety
+
+
+def reshape(target: str, shape: str = "float[N, 16, 16] x") -> str:
+    return f"""
+    agraph ({shape}) => (float[A, B] y) {{
+        t = Constant <value = int64[2] {{{target}}}> ()
+        y = Reshape (x, t)
+    }}"""
+
+
+def test_python_int_batch_in_a_reshape_is_found_with_its_export_batch():
+    [finding] = findings(parse(reshape("2, 256")), "GF103")
+    assert finding.fixable and finding.safety is Safety.UNSAFE
+    assert "bakes in batch 2" in finding.message
+    assert list(finding.fix[0].inputs[1]) == [-1, 256]
+    assert finding.fix[0].check_batch == 2
+
+
+def test_batch_one_with_minus_one_elsewhere_is_found():
+    [finding] = findings(parse(reshape("1, -1")), "GF103")
+    assert list(finding.fix[0].inputs[1]) == [-1, 256]
+    assert finding.fix[0].check_batch == 1
+
+
+def test_minus_one_batch_is_clean():
+    assert findings(parse(reshape("-1, 256")), "GF103") == []
+
+
+def test_static_batch_model_is_not_reported():
+    assert findings(parse(reshape("2, 256", shape="float[2, 16, 16] x")), "GF103") == []
+
+
+def test_expand_to_a_fixed_batch_is_reported_where_it_breaks():
+    model = parse("""
+    agraph (float[N, 4, 8] x) => (float[N, 5, 8] y) {
+        cls = Constant <value = float[1, 1, 8] {1, 2, 3, 4, 5, 6, 7, 8}> ()
+        shape = Constant <value = int64[3] {2, 1, 8}> ()
+        e = Expand (cls, shape)
+        y = Concat <axis = 1> (e, x)
+    }""")
+    [finding] = findings(model, "GF103")
+    assert finding.node.op_type == "Expand"
+    assert not finding.fixable and "fixed dim 0 of 2" in finding.message
+    assert findings(model, "GF902") == []  # the failure is explained, not reported twice

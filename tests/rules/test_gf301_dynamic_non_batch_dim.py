@@ -1,0 +1,37 @@
+from graphs import findings, parse
+
+from graphfix.engine import Safety
+
+DYNAMIC_HW = """
+agraph (float[N, 3, H, W] x) => (float[N, 3, H, W] y) {
+    y = Relu (x)
+}
+"""
+
+
+def test_dynamic_height_and_width_are_reported_and_not_guessed():
+    found = findings(parse(DYNAMIC_HW), "GF301")
+    inputs = [f for f in found if "input 'x'" in f.message]
+    assert len(inputs) == 2 and not any(f.fixable for f in inputs)
+    assert "--input-shape" in inputs[0].message
+
+
+def test_user_shape_makes_the_pin_fixable_and_keeps_the_batch():
+    found = findings(parse(DYNAMIC_HW), "GF301", input_shapes={"x": [1, 3, 32, 32]})
+    [pin] = [f for f in found if f.fixable and "input" in f.message]
+    assert pin.safety is Safety.NEEDS_SHAPE
+    assert pin.fix[0].dims == ("N", 3, 32, 32)
+
+
+def test_output_dim_left_symbolic_but_constant_is_fixable():
+    model = parse("""
+    agraph (float[N, 4, 8, 8] x) => (float[N, F] y) {
+        t = Constant <value = int64[2] {-1, 256}> ()
+        y = Reshape (x, t)
+    }""")
+    [finding] = findings(model, "GF301")
+    assert finding.fixable and finding.fix[0].dims == ("N", 256)
+
+
+def test_only_a_dynamic_batch_is_clean():
+    assert findings(parse(DYNAMIC_HW.replace("H, W", "8, 8")), "GF301") == []

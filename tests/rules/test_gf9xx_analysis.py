@@ -1,0 +1,43 @@
+from graphs import findings, parse
+import onnx.parser
+import onnx
+
+
+def test_nonzero_is_a_data_dependent_shape():
+    model = parse("""
+    agraph (float[N, 4] x) => (int64[2, K] y) {
+        y = NonZero (x)
+    }""")
+    [finding] = findings(model, "GF901")
+    assert finding.node.op_type == "NonZero" and not finding.fixable
+
+
+def test_reshape_by_data_is_data_dependent():
+    model = parse("""
+    agraph (float[N, 256] x, int64[2] t) => (float[A, B] y) {
+        y = Reshape (x, t)
+    }""")
+    [finding] = findings(model, "GF901")
+    assert "'t' depends on tensor values" in finding.message
+
+
+def test_custom_op_stops_the_analysis_and_is_reported():
+    text = """<ir_version: 8, opset_import: ["" : 17, "custom" : 1]>
+    agraph (float[N, 4] x) => (float[N, 4] y) {
+        h = custom.HSwish (x)
+        y = Relu (h)
+    }"""
+    model = onnx.parser.parse_model(text)
+    [finding] = findings(model, "GF902")
+    assert "custom::HSwish" in finding.message
+
+
+def test_input_without_shape_is_reported():
+    model = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+    agraph (float x) => (float y) {
+        y = Relu (x)
+    }""")
+    model.graph.input[0].type.tensor_type.ClearField("shape")
+    model.graph.output[0].type.tensor_type.ClearField("shape")
+    [finding] = findings(model, "GF902")
+    assert "no declared shape" in finding.message
