@@ -93,7 +93,7 @@ def export(
     names = _input_names(model, args, input_names)
     axes = _requested_axes(args, names, tensor_positions, dynamic_batch, dynamic_dims)
 
-    if model.training:
+    if getattr(model, "training", False):
         # Both exporters warn about training mode; dropout/batch-norm in training mode is never what a
         # TensorRT engine wants, so export in eval mode and restore the caller's mode afterwards.
         model.eval()
@@ -112,6 +112,8 @@ def export(
         data_files = _declare_dynamic_inputs(tmp_path, axes)
         # Weights first, the .onnx last: whoever sees the new .onnx also sees its weights.
         for rel in sorted(data_files):
+            if os.path.isabs(rel) or ".." in pathlib.PurePath(rel).parts or not (tmpdir / rel).is_file():
+                continue  # not a file this export wrote
             dst = path.parent / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmpdir / rel, dst)
