@@ -30,7 +30,7 @@ import onnx.shape_inference
 import onnx_ir as ir
 from onnx import numpy_helper
 
-from graphfix.evaluator import MAX_ELEMENTS, NotEvaluable, attribute, constant_value, evaluate
+from graphfix.evaluator import MAX_ELEMENTS, NotEvaluable, attribute, constant_value, evaluate, is_shape_like
 from graphfix.graphutil import node_label, topological_order
 from graphfix.loading import LoadedModel, default_opset
 
@@ -404,7 +404,7 @@ class _Walker:
             tensor = value.const_value
             shape = tuple(int(d) for d in tensor.shape) if tensor is not None else None
             array = None
-            if tensor is not None and tensor.size <= MAX_ELEMENTS:
+            if tensor is not None and is_shape_like(tensor):
                 array = _read_small(tensor)
             facts[value] = Facts(_dtype(value), [shape] * self.count, [array] * self.count)
         for value in self.inputs:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.engine import FixPlan, SetDims, SetInputs
+from graphfix.engine import BatchShape, FixPlan, SetDims, SetInputs
 from graphfix.graphutil import topological_order
 
 
@@ -33,6 +33,8 @@ class Editor:
                 self._set_inputs(plan)
             elif isinstance(plan, SetDims):
                 self._set_dims(plan)
+            elif isinstance(plan, BatchShape):
+                self._batch_shape(plan)
             else:  # pragma: no cover - plans are a closed set
                 raise TypeError(f"unknown plan {plan!r}")
             count += 1
@@ -53,16 +55,58 @@ class Editor:
             trailing -= 1
         node.resize_inputs(trailing)
 
-    def _set_dims(self, plan: SetDims) -> None:
-        plan.value.shape = ir.Shape([d if isinstance(d, int) else ir.SymbolicDim(d) for d in plan.dims])
+    def _batch_shape(self, plan: BatchShape) -> None:
+        opset = self.model.opset_imports.get("", 1)
+        node = plan.node
+        prefix = f"{node.name or node.op_type}_in{plan.index}"
+        new_nodes: list[ir.Node] = []
 
-    def constant(self, array: np.ndarray, hint: str) -> ir.Value:
-        base = "graphfix/" + re.sub(r"[^A-Za-z0-9_./-]", "_", hint).strip("/")
+        def add(op: str, inputs: list[ir.Value], **attributes: object) -> ir.Value:
+            name = self._unique(f"graphfix/{prefix}/{op}")
+            created = ir.node(op, inputs, attributes=attributes or None, name=name)  # type: ignore[arg-type]
+            created.outputs[0].name = self._unique(f"{name}_output")
+            new_nodes.append(created)
+            return created.outputs[0]
+
+        if opset >= 15:
+            batch = add("Shape", [plan.source], start=0, end=1)
+        else:
+            shape = add("Shape", [plan.source])
+            batch = add("Slice", [shape, self.constant(np.array([0], np.int64), f"{prefix}_start"),
+                                  self.constant(np.array([1], np.int64), f"{prefix}_end")])
+        scaled: dict[int, ir.Value] = {1: batch}
+        pieces: list[ir.Value] = []
+        constants: list[int] = []
+        for entry in plan.entries:
+            if not isinstance(entry, tuple):
+                constants.append(entry)
+                continue
+            if constants:
+                pieces.append(self.constant(np.array(constants, np.int64), f"{prefix}_const"))
+                constants = []
+            factor = entry[1]
+            if factor not in scaled:
+                scaled[factor] = add("Mul", [batch, self.constant(np.array([factor], np.int64), f"{prefix}_k")])
+            pieces.append(scaled[factor])
+        if constants:
+            pieces.append(self.constant(np.array(constants, np.int64), f"{prefix}_const"))
+        result = pieces[0] if len(pieces) == 1 else add("Concat", pieces, axis=0)
+        self.graph.insert_before(node, new_nodes)
+        node.replace_input_with(plan.index, result)
+
+    def _unique(self, base: str) -> str:
         name, suffix = base, 1
         while name in self._names:
             suffix += 1
             name = f"{base}_{suffix}"
         self._names.add(name)
+        return name
+
+    def _set_dims(self, plan: SetDims) -> None:
+        plan.value.shape = ir.Shape([d if isinstance(d, int) else ir.SymbolicDim(d) for d in plan.dims])
+
+    def constant(self, array: np.ndarray, hint: str) -> ir.Value:
+        name = self._unique("graphfix/" + re.sub(r"[^A-Za-z0-9_./-]", "_", hint).strip("/"))
         tensor = ir.tensor(array, name=name)
         value = ir.Value(name=name, shape=ir.Shape(array.shape), type=ir.TensorType(tensor.dtype),
                          const_value=tensor)

@@ -70,7 +70,32 @@ class SetDims:
         return f"{self.value.name}: [{', '.join(str(d) for d in self.dims)}]"
 
 
-FixPlan = SetInputs | SetDims
+@dataclass(frozen=True)
+class BatchShape:
+    """Replace a node's input by the shortest run-time form of a batch-dependent shape vector:
+    ``Concat(Shape(source)[0:1] * k, constants...)``, where ``source`` is a graph input whose dim 0 is the
+    batch. Each entry is an int constant or ``("batch", k)``."""
+
+    node: ir.Node
+    index: int
+    source: ir.Value
+    entries: tuple[int | tuple[str, int], ...]
+
+    def node_count(self, opset: int) -> int:
+        multipliers = {e[1] for e in self.entries if isinstance(e, tuple) and e[1] != 1}
+        return 1 + (opset < 15) + len(multipliers) + (len(self.entries) > 1)
+
+    def describe(self) -> str:
+        parts = []
+        for entry in self.entries:
+            if isinstance(entry, tuple):
+                parts.append(f"{self.source.name}.shape[0]" + (f"*{entry[1]}" if entry[1] != 1 else ""))
+            else:
+                parts.append(str(entry))
+        return f"{node_label(self.node)}: input {self.index} := [{', '.join(parts)}]"
+
+
+FixPlan = SetInputs | SetDims | BatchShape
 
 
 def _format_array(array: np.ndarray) -> str:

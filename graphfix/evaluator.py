@@ -24,6 +24,19 @@ Array = np.ndarray
 Evaluate = Callable[[ir.Node, list[Array | None], int], list[Array]]
 
 
+# Float tensors above this size are weights (embedding tables, masks of a model's maximum length): the
+# analysis never reads them, so it never folds weight-derived data into constants.
+MAX_FLOAT_ELEMENTS = 16
+
+
+def is_shape_like(tensor: ir.TensorProtocol) -> bool:
+    """Integer, boolean or tiny tensors: the ones shape computations use."""
+    if tensor.size > MAX_ELEMENTS:
+        return False
+    dtype = tensor.dtype
+    return dtype.is_integer() or dtype == ir.DataType.BOOL or tensor.size <= MAX_FLOAT_ELEMENTS
+
+
 class NotEvaluable(Exception):
     """The node cannot be evaluated on the values given (unsupported op, too large, bad values)."""
 
@@ -48,7 +61,7 @@ def constant_value(node: ir.Node) -> Array | None:
             continue
         if name == "value":
             tensor = attr.value
-            if tensor.size > MAX_ELEMENTS:
+            if not is_shape_like(tensor):
                 return None
             return np.asarray(tensor.numpy())
         dtype = np.float32 if "float" in name else np.int64

@@ -28,6 +28,7 @@ from graphfix.engine import (
     FixPlan,
     Options,
     Safety,
+    SetDims,
     SetInputs,
     lint_loaded,
     parse_selectors,
@@ -98,9 +99,9 @@ def _allowed(finding: Finding, unsafe: bool, dynamic_batch: bool) -> bool:
 
 
 def _plan_key(plan: FixPlan) -> tuple[object, ...]:
-    if isinstance(plan, SetInputs):
-        return (id(plan.node),)
-    return ("dims", plan.value.name)
+    if isinstance(plan, SetDims):
+        return ("dims", plan.value.name)
+    return (id(plan.node),)
 
 
 def fix(

@@ -223,3 +223,33 @@ def baked_resize_scales(analysis: Analysis, node: ir.Node) -> Rewrite:
             return _fail(f"the ratio along axis {axis} is not exact in float32")
         scales.append(ratio)
     return Rewrite(np.array(scales, dtype=np.float32), export_batch=batch)
+
+
+def batch_vector(analysis: Analysis, value: ir.Value) -> tuple[tuple[int | tuple[str, int], ...] | None, str]:
+    """A 1-D shape vector as constants and ``k * batch`` entries, or None with the reason."""
+    facts = analysis.facts.get(value)
+    if facts is None or not facts.known() or not analysis.has_batch_probes:
+        return None, "not known at every batch size"
+    flat = [np.asarray(v) for v in facts.values]
+    if flat[0].ndim != 1 or flat[0].dtype.kind not in "iu":
+        return None, "not a 1-D integer vector"
+    b0, b1 = analysis.probes[0].batch, analysis.probes[1].batch
+    entries: list[int | tuple[str, int]] = []
+    for position, kind in enumerate(analysis.entry_kinds(value)):
+        first, second = int(flat[0][position]), int(flat[1][position])
+        if kind is Kind.CONSTANT:
+            entries.append(first)
+        elif kind is Kind.BATCH and first % b0 == 0 and second % b1 == 0 and first // b0 == second // b1 > 0:
+            entries.append(("batch", first // b0))
+        else:
+            return None, "an entry is not a multiple of the batch"
+    return tuple(entries), ""
+
+
+def batch_source(analysis: Analysis) -> ir.Value | None:
+    """A graph input whose dim 0 is the batch: where the shortest batch chain reads it."""
+    for value in analysis.model.graph.inputs:
+        dims = analysis.input_dims.get(value.name)
+        if dims and dims[0] == "batch":
+            return value
+    return None

@@ -24,7 +24,9 @@ x = x.view(-1, int(x.numel() // x.size(0)))   # a constant [-1, 256]: only the b
 ```
 graphfix writes the constant that the chain computes at every batch size: batch entries become -1 (or 0
 where the batch dim is copied) in Reshape targets, 1 in Expand shapes and "to the end" in Slice ends.
-Values that need the batch in a way a constant cannot express are reported, not guessed.
+Values that need the batch at run time (an Expand of a class token to the batch, a mask of the batch's
+shape) become the shortest chain that reads it, ``Concat(Shape(input)[0:1], constants)``; anything else
+batch-dependent that a constant cannot express is reported, not guessed.
 
 ## Fix safety
 Safe: the constant is what the chain computes at every batch size, and verification checks it.
@@ -38,9 +40,9 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.analysis import SHAPE_INPUTS, Kind, iter_shape_inputs
-from graphfix.engine import Context, Finding, FixAvailability, Rule, SetInputs
+from graphfix.engine import BatchShape, Context, Finding, FixAvailability, Rule, SetInputs
 from graphfix.graphutil import node_label
-from graphfix.rewrites import Rewrite, expand_shape, reshape_target, slice_input
+from graphfix.rewrites import Rewrite, batch_source, batch_vector, expand_shape, reshape_target, slice_input
 
 # Resize's sizes and scales are GF201/GF202's business.
 _OWNED_ELSEWHERE = {"Resize", "Upsample"}
@@ -58,6 +60,8 @@ class RuntimeShapeComputation(Rule):
         for node, index, value in iter_shape_inputs(analysis):
             if node.op_type in _OWNED_ELSEWHERE or not analysis.is_runtime(value):
                 continue
+            if all(analysis.value_kind(o) is Kind.CONSTANT for o in node.outputs):
+                continue  # part of a foldable chain; the consumer of its result is reported
             kind = analysis.value_kind(value)
             if kind not in (Kind.CONSTANT, Kind.BATCH):
                 continue
@@ -69,6 +73,14 @@ class RuntimeShapeComputation(Rule):
             chain = tuple(node_label(n) for n in nodes)
             what = f"{node.op_type} {node_label(node)!r} input {index} ({value.name}) is {current}, {where}"
             if rewrite.value is None:
+                shortest = self.shortest_chain(ctx, node, index, value)
+                if shortest is None:
+                    continue  # already as short as a batch-dependent shape can be
+                if isinstance(shortest, BatchShape):
+                    yield self.finding(f"{what}; it needs the batch at run time, fixable as the shorter "
+                                       f"{shortest.describe().split(':= ', 1)[1]}", node, fix=(shortest,),
+                                       chain=chain)
+                    continue
                 yield self.finding(f"{what}; not fixable: {rewrite.reason}", node, reason=rewrite.reason, chain=chain)
                 continue
             plan = SetInputs(node, {index: rewrite.value})
@@ -88,6 +100,19 @@ class RuntimeShapeComputation(Rule):
         if node.op_type == "Slice":
             return slice_input(analysis, node, index)
         return Rewrite(None, f"{node.op_type} needs the batch at run time")
+
+    def shortest_chain(self, ctx: Context, node: ir.Node, index: int, value: ir.Value) -> BatchShape | str | None:
+        """The ``Concat(Shape(input)[0:1] * k, ...)`` form when it is shorter than the chain it replaces."""
+        analysis = ctx.analysis
+        entries, reason = batch_vector(analysis, value)
+        source = batch_source(analysis)
+        if entries is None or source is None:
+            return reason or "no graph input carries the batch"
+        plan = BatchShape(node, index, source, entries)
+        nodes, _ = analysis.chain(value)
+        if len(nodes) <= plan.node_count(analysis.opset):
+            return None
+        return plan
 
     def check_arithmetic(self, ctx: Context, reported: set[ir.Value]) -> Iterator[Finding]:
         """Constants computed from shapes and consumed as data (scales, positions, masks)."""

@@ -56,8 +56,8 @@ class ReshapeNonBatchMinusOne(Rule):
             if not minus:
                 continue
             out = analysis.facts.get(node.outputs[0])
-            if out is None:
-                continue
+            if out is None or out.known():
+                continue  # a reshape of shape values is part of a foldable chain (GF101)
             axis = minus[0]
             if axis == 0 and not analysis.has_batch_probes:
                 continue  # a static-batch model: dim 0 is the batch slot (GF302 is about that)

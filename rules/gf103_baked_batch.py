@@ -82,6 +82,20 @@ class BakedBatch(Rule):
                 origin, reason=reason)
 
 
+def explained_failures(analysis: Analysis) -> set[ir.Node]:
+    """Nodes whose failures at other batch sizes follow from a baked batch (GF103 reports the cause)."""
+    causes = set(baked_origins(analysis)) | set(baked_origins(analysis).values())
+    causes.update(node for node in analysis.order if node.op_type == "Reshape" and node.inputs[1] is not None
+                  and not analysis.is_runtime(node.inputs[1]) and baked_reshape_target(analysis, node).value is not None)
+    explained = set(causes)
+    for node in analysis.order:  # topological: one pass reaches every descendant
+        if node in explained:
+            continue
+        if any(v is not None and v.producer() in explained for v in node.inputs):
+            explained.add(node)
+    return explained
+
+
 def baked_origins(analysis: Analysis) -> dict[ir.Node, ir.Node]:
     """Constant-shaped producers (origin) whose fixed dim 0 makes a later node fail at other batches."""
     cached = analysis.cache.get("baked_origins")

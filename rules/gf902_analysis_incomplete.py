@@ -26,7 +26,7 @@ import onnx_ir as ir
 
 from graphfix.engine import Context, Finding, FixAvailability, Rule
 from graphfix.graphutil import node_label
-from graphfix.rules.gf103_baked_batch import baked_origins
+from graphfix.rules.gf103_baked_batch import explained_failures
 
 
 class AnalysisIncomplete(Rule):
@@ -40,7 +40,7 @@ class AnalysisIncomplete(Rule):
         for name in analysis.unshaped_inputs:
             yield self.finding(f"input {name!r} has no declared shape; give one with --input-shape", None,
                                reason="no input shape")
-        explained = set(baked_origins(analysis).values()) | set(baked_origins(analysis))
+        explained = explained_failures(analysis)
         seen: set[ir.Node] = set()
         for issue in analysis.issues:
             if issue.kind == "data-dependent" or issue.node in seen or issue.node in explained:

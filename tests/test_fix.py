@@ -47,7 +47,7 @@ def ops(model: onnx.ModelProto) -> list[str]:
 
 @pytest.mark.parametrize("text,shape", [(VIEW_SIZE0, (4, 8, 8)), (RESIZE_SIZES, (3, 8, 8)),
                                         (SCALE_BY_SHAPE, (16, 32))])
-def test_fix_removes_the_shape_chain_and_keeps_numerics(text, shape):
+def test_fix_removes_the_shape_chain_and_keeps_numerics(text: str, shape: tuple[int, ...]):
     original = parse(text)
     result = fix(original)
     fixed = fixed_proto(result)
@@ -57,6 +57,30 @@ def test_fix_removes_the_shape_chain_and_keeps_numerics(text, shape):
     assert fixed.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
     assert_same_outputs(original, fixed, shape)
     assert [f for f in graphfix.lint(fixed).findings if f.fixable] == []
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_batch_expand_gets_the_shortest_chain_and_keeps_numerics(opset: int):
+    original = parse("""
+    agraph (float[N, 4, 8] x) => (float[N, 5, 8] y) {
+        cls = Constant <value = float[1, 1, 8] {1, 2, 3, 4, 5, 6, 7, 8}> ()
+        s = Shape(x)
+        i0 = Constant <value = int64 {0}> ()
+        b = Gather <axis = 0> (s, i0)
+        ax = Constant <value = int64[1] {0}> ()
+        bu = Unsqueeze (b, ax)
+        rest = Constant <value = int64[2] {1, 8}> ()
+        shape = Concat <axis = 0> (bu, rest)
+        e = Expand (cls, shape)
+        y = Concat <axis = 1> (e, x)
+    }""", opset=opset)
+    result = fix(original)
+    fixed = fixed_proto(result)
+    assert "Gather" not in ops(fixed) and ops(fixed).count("Shape") == 1
+    assert ("Slice" in ops(fixed)) == (opset < 15)
+    assert result.verification.passed
+    assert_same_outputs(original, fixed, (4, 8))
+    assert graphfix.lint(fixed).findings == []
 
 
 def test_fixing_a_fixed_model_changes_nothing():

@@ -1,7 +1,7 @@
 import numpy as np
 from graphs import VIEW_SIZE0, findings, parse
 
-from graphfix.engine import Safety
+from graphfix.engine import BatchShape, Safety
 
 
 def test_view_size0_chain_is_found_and_fixable_as_minus_one():
@@ -62,7 +62,7 @@ def test_target_computed_from_tensor_data_is_not_foldable():
     assert findings(model, "GF101") == []
 
 
-def test_expand_that_brings_in_the_batch_is_reported_not_fixed():
+def test_expand_that_brings_in_the_batch_gets_the_shortest_batch_chain():
     model = parse("""
     agraph (float[N, 4, 8] x) => (float[N, 5, 8] y) {
         cls = Constant <value = float[1, 1, 8] {1, 2, 3, 4, 5, 6, 7, 8}> ()
@@ -75,8 +75,23 @@ def test_expand_that_brings_in_the_batch_is_reported_not_fixed():
         y = Concat <axis = 1> (e, x)
     }""")
     [finding] = findings(model, "GF101")
-    assert not finding.fixable
-    assert "batch at run time" in finding.reason
+    [plan] = finding.fix
+    assert isinstance(plan, BatchShape)
+    assert plan.source.name == "x" and plan.entries == (("batch", 1), 1, 8)
+    assert "needs the batch at run time" in finding.message
+
+
+def test_shortest_batch_chain_is_not_reported_again():
+    model = parse("""
+    agraph (float[N, 4, 8] x) => (float[N, 5, 8] y) {
+        cls = Constant <value = float[1, 1, 8] {1, 2, 3, 4, 5, 6, 7, 8}> ()
+        b = Shape <start = 0, end = 1> (x)
+        rest = Constant <value = int64[2] {1, 8}> ()
+        shape = Concat <axis = 0> (b, rest)
+        e = Expand (cls, shape)
+        y = Concat <axis = 1> (e, x)
+    }""")
+    assert findings(model, "GF101") == []
 
 
 def test_expand_of_a_tensor_that_has_the_batch_becomes_constant_ones():
