@@ -21,8 +21,10 @@ y = x.reshape(2, -1)          # exported with batch 2: target [2, 128]
 y = x.reshape(-1, 128)        # the batch is -1; the rest is what the export batch gave
 ```
 
+An output declared with the export batch (``[2, 5]``) although it follows the batch gets a dynamic dim 0.
+
 ## Fix safety
-Unsafe (needs ``--unsafe-fixes``): the rewrite changes what the model does at batch sizes other than
+Declaring an output's batch dynamic is safe. Rewriting a baked constant is unsafe (needs ``--unsafe-fixes``): the rewrite changes what the model does at batch sizes other than
 the export one, which is its point. It is verified at the export batch size, which the baked constant
 tells. Expand, Tile and ConstantOfShape by the batch need the batch at run time and are only reported.
 """
@@ -35,7 +37,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.analysis import Analysis, Kind
-from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetInputs
+from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims, SetInputs
 from graphfix.graphutil import node_label
 from graphfix.rewrites import baked_reshape_target
 
@@ -69,6 +71,7 @@ class BakedBatch(Rule):
                 f"Reshape {node_label(node)!r} target {shown} bakes in batch {rewrite.export_batch} while the "
                 f"input's batch is dynamic; fixable as {plan.describe().split(':= ', 1)[1]} (--unsafe-fixes)",
                 node, fix=(plan,), safety=Safety.UNSAFE)
+        yield from self.check_outputs(ctx)
         for origin, failing in baked_origins(analysis).items():
             if origin in seen:
                 continue
@@ -80,6 +83,21 @@ class BakedBatch(Rule):
                 f"{origin.op_type} {node_label(origin)!r} produces a fixed dim 0 of {dim}, so "
                 f"{failing.op_type} {node_label(failing)!r} fails at other batch sizes; not fixable: {reason}",
                 origin, reason=reason)
+
+
+    def check_outputs(self, ctx: Context) -> Iterator[Finding]:
+        """Outputs declared with the export batch although they follow the batch."""
+        analysis = ctx.analysis
+        symbol = next((str(v.shape[0]) for v in ctx.model.graph.inputs  # type: ignore[index]
+                       if v.shape is not None and len(v.shape) and not isinstance(v.shape[0], int)), "batch")
+        for value in ctx.model.graph.outputs:
+            if value.shape is None or not len(value.shape) or not isinstance(value.shape[0], int):
+                continue
+            if analysis.dim_kind(value, 0) is not Kind.BATCH:
+                continue
+            dims = (symbol, *(d if isinstance(d, int) else str(d) for d in value.shape[1:]))
+            yield self.finding(f"output {value.name!r} declares dim 0 as {value.shape[0]} but it follows the "
+                               f"batch; fixable as {symbol!r}", None, fix=(SetDims(value, dims),))
 
 
 def explained_failures(analysis: Analysis) -> set[ir.Node]:

@@ -45,3 +45,13 @@ def test_expand_to_a_fixed_batch_is_reported_where_it_breaks():
     assert finding.node.op_type == "Expand"
     assert not finding.fixable and "fixed dim 0 of 2" in finding.message
     assert findings(model, "GF902") == []  # the failure is explained, not reported twice
+
+
+def test_output_declared_with_the_export_batch_gets_a_dynamic_batch():
+    model = parse("""
+    agraph (float[N, 256] x) => (float[2, 256] y) {
+        y = Relu (x)
+    }""")
+    [finding] = findings(model, "GF103")
+    assert finding.fixable and finding.safety is Safety.SAFE
+    assert finding.fix[0].dims == ("N", 256)
