@@ -406,7 +406,8 @@ class _Walker:
             array = None
             if tensor is not None and is_shape_like(tensor):
                 array = _read_small(tensor)
-            facts[value] = Facts(_dtype(value), [shape] * self.count, [array] * self.count)
+            dtype = int(tensor.dtype.value) if tensor is not None else _dtype(value)
+            facts[value] = Facts(dtype, [shape] * self.count, [array] * self.count)
         for value in self.inputs:
             dims = self.analysis.input_dims.get(value.name)
             shapes: list[Shape | None] = []
@@ -436,6 +437,9 @@ class _Walker:
         if standard and op == "Constant":
             array = constant_value(node)
             shape = _constant_shape(node)
+            dtype = _constant_dtype(node)
+            if dtype and node.outputs:
+                self._inferred_dtypes[node.outputs[0]] = dtype
             self.set_outputs(node, [[shape]] * self.count, [[array]] * self.count, runtime=False, derived=False)
             return
         if standard and op in ("Shape", "Size"):
@@ -644,6 +648,16 @@ def _constant_shape(node: ir.Node) -> Shape | None:
     if "value_float" in node.attributes or "value_int" in node.attributes:
         return ()
     return None
+
+
+def _constant_dtype(node: ir.Node) -> int:
+    attr = node.attributes.get("value")
+    if attr is not None:
+        return int(attr.value.dtype.value)
+    for name, dtype in (("value_float", 1), ("value_floats", 1), ("value_int", 7), ("value_ints", 7)):
+        if name in node.attributes:
+            return dtype
+    return 0
 
 
 def _value_key(array: np.ndarray | None) -> object:
