@@ -26,7 +26,7 @@ from graphfix.graphutil import CycleError, node_label, topological_order
 ModelSource = str | os.PathLike[str] | onnx.ModelProto | ir.Model
 
 # Analysis uses the ONNX operator schemas; older opsets predate the Resize/Reshape forms it reasons about.
-MIN_SUPPORTED_OPSET = 7
+MIN_SUPPORTED_OPSET = 1
 
 
 @dataclass
