@@ -145,6 +145,12 @@ class Analysis:
     def has_batch_probes(self) -> bool:
         return len(self.probes) >= 2 and self.probes[0].batch != self.probes[1].batch
 
+    def nodes(self, *op_types: str) -> Iterator[ir.Node]:
+        """Nodes of the standard ONNX domain with one of these op types, in topological order."""
+        for node in self.order:
+            if node.op_type in op_types and node.domain in ("", "ai.onnx"):
+                yield node
+
     # -- classification ---------------------------------------------------------------------------
 
     def _classify(self, items: Sequence[object], same: object) -> Kind:

@@ -45,8 +45,8 @@ class ReshapeNonBatchMinusOne(Rule):
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
-        for node in analysis.order:
-            if node.op_type != "Reshape" or node.domain not in ("", "ai.onnx") or len(node.inputs) < 2:
+        for node in analysis.nodes("Reshape"):
+            if len(node.inputs) < 2:
                 continue
             target = node.inputs[1]
             if target is None or analysis.is_runtime(target) or analysis.value_kind(target) is not Kind.CONSTANT:

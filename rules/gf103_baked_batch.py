@@ -55,8 +55,8 @@ class BakedBatch(Rule):
         if not analysis.has_batch_probes:
             return
         seen: set[ir.Node] = set()
-        for node in analysis.order:
-            if node.op_type != "Reshape" or node.domain not in ("", "ai.onnx") or node.inputs[1] is None:
+        for node in analysis.nodes("Reshape"):
+            if len(node.inputs) < 2 or node.inputs[1] is None:
                 continue
             if analysis.is_runtime(node.inputs[1]):
                 continue

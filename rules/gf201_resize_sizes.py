@@ -54,9 +54,7 @@ class ResizeBySizes(Rule):
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
-        for node in analysis.order:
-            if node.op_type != "Resize" or node.domain not in ("", "ai.onnx"):
-                continue
+        for node in analysis.nodes("Resize"):
             if len(node.inputs) < 4 or node.inputs[3] is None:
                 continue
             sizes = node.inputs[3]

@@ -43,9 +43,7 @@ class ResizeRuntimeScales(Rule):
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
-        for node in analysis.order:
-            if node.op_type not in ("Resize", "Upsample") or node.domain not in ("", "ai.onnx"):
-                continue
+        for node in analysis.nodes("Resize", "Upsample"):
             index = 2 if node.op_type == "Resize" else 1
             if len(node.inputs) <= index or node.inputs[index] is None:
                 continue
