@@ -191,12 +191,15 @@ def compare(
     outputs: list[OutputError] = []
     messages: list[str] = []
     with _quiet():
-        try:
-            runners = [OnnxrtRunner(_session(original), name="original"),
-                       OnnxrtRunner(_session(candidate), name="fixed")]
-        except Exception as error:  # onnxruntime refuses the model
-            return Verification(False, list(feeds_by_batch), [], f"ONNX Runtime cannot load a model: "
-                                f"{str(error).splitlines()[0]}")
+        runners = []
+        for label, path in (("original", original), ("fixed", candidate)):
+            try:
+                runners.append(OnnxrtRunner(_session(path), name=label))
+            except Exception as error:  # onnxruntime refuses the model (custom ops, ...)
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                hint = " (custom ops? pass --no-verify to write it after validation only)" if label == "original" else ""
+                return Verification(False, list(feeds_by_batch), [],
+                                    f"cannot verify: ONNX Runtime cannot load the {label} model: {reason}{hint}")
         for batch, shapes in feeds_by_batch.items():
             metadata = TensorMetadata()
             for name, shape in shapes.items():

@@ -280,3 +280,15 @@ def test_cli_fix_writes_reports_and_diff_writes_nothing(tmp_path, capsys):
     assert main(["lint", str(tmp_path / "f.onnx")]) == 0
     assert main(["fix", str(source)]) == 2
     assert "needs -o" in capsys.readouterr().err
+
+
+def test_model_onnxruntime_cannot_run_is_refused_with_a_hint(tmp_path):
+    model = parse(VIEW_SIZE0)
+    model.opset_import.append(oh.make_opsetid("custom.domain", 1))
+    model.graph.node.append(oh.make_node("MyOp", ["y"], ["z"], domain="custom.domain"))
+    model.graph.output[0].CopyFrom(oh.make_tensor_value_info("z", onnx.TensorProto.FLOAT, ["N", 256]))
+    source = tmp_path / "m.onnx"
+    onnx.save(model, source)
+    with pytest.raises(VerificationError, match="cannot verify: ONNX Runtime cannot load the original.*--no-verify"):
+        fix(source, tmp_path / "out.onnx")
+    assert not (tmp_path / "out.onnx").exists()
