@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     from graphfix.fixcli import add_fix_parser  # noqa: PLC0415 (keeps lint's import time small)
 
     add_fix_parser(commands, _add_model_options)
+    from graphfix.compilecli import add_commands  # noqa: PLC0415
+
+    add_commands(commands, _add_model_options)
     return parser
 
 
@@ -73,6 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_rules(args, console)
         if args.command == "rule":
             return run_rule(args, console)
+        if args.command == "compile":
+            from graphfix.compilecli import run_compile_command
+
+            return run_compile_command(args, console)
+        if args.command == "run":
+            from graphfix.compilecli import run_run_command
+
+            return run_run_command(args, console)
         from graphfix.fixcli import run_fix
 
         return run_fix(args, console, errors)

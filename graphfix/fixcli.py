@@ -36,6 +36,9 @@ def add_fix_parser(commands: argparse._SubParsersAction, add_model_options: Call
     fix.add_argument("--rtol", type=float, default=None, help="relative tolerance of the verification")
     fix.add_argument("--diff", action="store_true", help="show what would change; write nothing")
     fix.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    from graphfix.compilecli import add_compile_options
+
+    add_compile_options(fix, precision_flag="--compile")
 
 
 def _parse_reshapes(specs: list[str]) -> dict[str, list[int]]:
@@ -75,10 +78,28 @@ def run_fix(args: argparse.Namespace, console: Console, errors: Console) -> int:
         in_place=args.in_place,
         dry_run=args.diff,
     )
+    compiled = None
+    if args.precision is not None and not args.diff:
+        from graphfix.compiling import compile_model
+
+        compiled = compile_model(
+            args.output, precision=args.precision, backend=args.backend, reference=args.path,
+            engine=args.engine, max_batch=args.max_batch, opt_batch=args.opt_batch, calib_data=args.calib_data,
+            input_shapes=parse_input_shapes(args.input_shape), input_ranges=parse_input_ranges(args.input_range),
+            workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level)
     if args.format == "json":
-        sys.stdout.write(json.dumps({"file": args.path, **result.to_dict()}, indent=2) + "\n")
+        document = {"file": args.path, **result.to_dict()}
+        if compiled is not None:
+            document["compile"] = compiled.to_dict()
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         _print_result(console, args, result)
+        if compiled is not None:
+            from graphfix.compilecli import print_compile
+
+            print_compile(console, compiled)
+    if compiled is not None and not compiled.passed:
+        return EXIT_FINDINGS
     return EXIT_FINDINGS if result.remaining else EXIT_CLEAN
 
 

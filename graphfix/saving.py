@@ -83,17 +83,21 @@ def save_model(
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
+    write_bytes_atomic(Path(path), text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a small file through a temporary file in the same folder and a rename."""
+    parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise GraphfixError(f"{target}: the output folder {parent} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
+        raise GraphfixError(f"{path}: the output folder {parent} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
     except OSError as error:
-        raise GraphfixError(_write_error(target, error)) from error
+        raise GraphfixError(_write_error(path, error)) from error
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

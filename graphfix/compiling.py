@@ -1,0 +1,201 @@
+"""Compiling: precision transform (ONNX to ONNX), an engine from a backend, and the comparison with the
+original model.
+
+    fixed.onnx --precision--> fixed.fp16.onnx / fixed.int8.onnx --backend--> engine --compare--> report
+
+The precision transforms run and are checked here for every backend (they are what TensorRT 11 needs).
+The backend is TensorRT (through Polygraphy's loaders, imported lazily) when it imports, otherwise ONNX
+Runtime, which runs everywhere; ``--backend`` chooses explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphfix.errors import GraphfixError, UsageError
+from graphfix.loading import load
+from graphfix.verify import InputSpec, Verification, input_shapes_for, input_specs, integer_ranges
+
+BACKENDS = ("tensorrt", "onnxruntime")
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass
+class CompileResult:
+    precision: str
+    backend: str
+    model: Path  # the ONNX graph the backend compiled (fp32, fp16-mixed or int8 Q/DQ)
+    engine: Path | None  # the TensorRT engine, or ONNX Runtime's optimised model when asked for
+    comparison: Verification | None = None  # engine vs the original model
+    precision_check: object | None = None  # graphfix.precision.PrecisionReport of the ONNX transform
+    engine_report: object | None = None  # graphfix.backends.tensorrt.EngineReport
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        checks = [c for c in (self.comparison, self.precision_check) if c is not None]
+        return all(bool(getattr(c, "passed", False)) for c in checks)
+
+    def to_dict(self) -> dict[str, object]:
+        def as_dict(value: object) -> object:
+            return value.to_dict() if hasattr(value, "to_dict") else value  # type: ignore[attr-defined]
+
+        return {
+            "precision": self.precision,
+            "backend": self.backend,
+            "model": str(self.model),
+            "engine": None if self.engine is None else str(self.engine),
+            "passed": self.passed,
+            "comparison": as_dict(self.comparison),
+            "precision_check": as_dict(self.precision_check),
+            "engine_report": as_dict(self.engine_report),
+            "notices": self.notices,
+        }
+
+
+def choose_backend(requested: str | None) -> tuple[str, list[str]]:
+    """The backend to use, and a notice when the default fell back to ONNX Runtime."""
+    from graphfix.backends.tensorrt import tensorrt_status
+
+    if requested is not None and requested not in BACKENDS:
+        raise UsageError(f"--backend {requested!r}: expected one of {', '.join(BACKENDS)}")
+    if requested == "tensorrt":
+        status = tensorrt_status()
+        if not status.available:
+            raise GraphfixError(status.message)
+        return "tensorrt", []
+    if requested == "onnxruntime":
+        return "onnxruntime", []
+    status = tensorrt_status()
+    if status.available:
+        return "tensorrt", []
+    return "onnxruntime", [f"compiling with ONNX Runtime: {status.message[0].lower()}{status.message[1:]} "
+                           "(--backend onnxruntime silences this)"]
+
+
+def comparison_batches(specs: Sequence[InputSpec], max_batch: int) -> list[int]:
+    dims0 = [spec.dims[0] for spec in specs if spec.dims]
+    static = {d for d in dims0 if d is not None}
+    if dims0 and len(static) == len(dims0):
+        return sorted(static)
+    return sorted({1, max_batch})
+
+
+def compile_model(
+    model: str | Path,
+    *,
+    precision: str = "fp32",
+    backend: str | None = None,
+    reference: str | Path | None = None,
+    output_base: str | Path | None = None,
+    engine: str | Path | None = None,
+    max_batch: int = 8,
+    opt_batch: int | None = None,
+    calib_data: str | Path | None = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    input_ranges: Mapping[str, tuple[float, float]] | None = None,
+    workspace_bytes: int | None = None,
+    optimization_level: int | None = None,
+) -> CompileResult:
+    """Compile ``model`` (an already fixed ONNX file) at ``precision`` with ``backend`` and compare the
+    result with ``reference`` (the original export; default: ``model`` itself)."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if max_batch < 1 or (opt_batch is not None and not 1 <= opt_batch <= max_batch):
+        raise UsageError(f"--opt-batch {opt_batch} / --max-batch {max_batch}: need 1 <= opt <= max")
+    model = Path(model)
+    reference = Path(reference) if reference is not None else model
+    chosen, notices = choose_backend(backend)
+    loaded = load(model)
+    specs = input_specs(loaded.model)
+    pinned = dict(input_shapes or {})
+    ranges = {**integer_ranges(loaded.model), **(input_ranges or {})}
+    dtypes = {spec.name: spec.dtype for spec in specs}
+    batches = comparison_batches(specs, max_batch)
+    feeds = {batch: input_shapes_for(specs, batch, pinned) for batch in batches}
+    base = Path(output_base) if output_base is not None else model
+
+    from graphfix import precision as transforms
+
+    calibration = None
+    if precision == "int8":
+        calibration = transforms.load_calibration(Path(calib_data) if calib_data else None, specs,
+                                                  ranges=ranges)
+        if calibration.random:
+            notices.append("int8 calibration used random data: accuracy will be poor; pass --calib-data")
+    transformed = transforms.transform(model, base, precision, calibration=calibration)
+    result = CompileResult(precision, chosen, transformed, None, notices=notices)
+    if precision != "fp32":
+        result.precision_check = transforms.compare_precision(
+            reference, transformed, feeds, precision=precision, dtypes=dtypes, ranges=ranges)
+
+    if chosen == "onnxruntime":
+        result.engine = Path(engine) if engine is not None else None
+        result.comparison = _onnxruntime_engine(reference, transformed, result.engine, feeds, precision,
+                                                dtypes, ranges)
+        return result
+
+    from graphfix.backends import tensorrt as trt_backend
+
+    version = trt_backend.require_tensorrt()
+    plan = trt_backend.plan_build(version, precision)  # type: ignore[arg-type]
+    graph = {"fp32": model, "fp16-mixed": transformed, "int8-qdq": transformed}[plan.onnx_graph]
+    profile = trt_backend.profile_shapes(specs, opt_batch=opt_batch or max_batch, max_batch=max_batch,
+                                         pinned=pinned)
+    engine_path = Path(engine) if engine is not None else trt_backend.default_engine_path(base)
+    result.engine = engine_path
+    result.engine_report = trt_backend.build_engine(
+        graph, engine_path, plan=plan, profile=profile, workspace_bytes=workspace_bytes,
+        timing_cache=trt_backend.default_timing_cache_path(engine_path, version),
+        optimization_level=optimization_level)
+    result.comparison = trt_backend.compare_engine(
+        engine_path, reference, trt_backend.feeds_for_batches(profile, batches), precision=precision,  # type: ignore[arg-type]
+        dtypes=dtypes, ranges=ranges)
+    return result
+
+
+def _onnxruntime_engine(
+    reference: Path,
+    model: Path,
+    engine: Path | None,
+    feeds: Mapping[int, Mapping[str, tuple[int, ...]]],
+    precision: str,
+    dtypes: Mapping[str, object],
+    ranges: Mapping[str, tuple[float, float]],
+) -> Verification:
+    """ONNX Runtime with every graph optimisation on, compared with the original model."""
+    from graphfix import precision as transforms
+
+    if engine is not None:
+        _save_optimized(model, engine)
+    report = transforms.compare_precision(reference, engine or model, feeds, precision=precision,
+                                          dtypes=dtypes, ranges=ranges, optimized=True)
+    return report.as_verification() if hasattr(report, "as_verification") else report  # type: ignore[return-value]
+
+
+def _save_optimized(model: Path, engine: Path) -> None:
+    import os
+    import tempfile
+
+    import onnxruntime as ort
+
+    parent = engine.parent if str(engine.parent) else Path(".")
+    if not parent.is_dir():
+        raise GraphfixError(f"{engine}: the folder {parent} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{engine.name}.", suffix=".onnx", dir=parent)
+    os.close(handle)
+    try:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.optimized_model_filepath = temporary
+        options.log_severity_level = 3
+        ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        os.replace(temporary, engine)
+    except Exception as error:
+        raise GraphfixError(f"{engine}: ONNX Runtime could not optimise {model}: "
+                            f"{str(error).strip().splitlines()[0]}") from error
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
