@@ -5,7 +5,11 @@
     for finding in report.findings:
         print(finding.code, finding.message)
 
-The CLI (``graphfix lint``, ``graphfix rules``, ``graphfix rule CODE``) is a thin layer on this API.
+    result = graphfix.fix("model.onnx", "fixed.onnx")  # rewritten, verified, written atomically
+    runner = graphfix.load("fixed.onnx")               # run it: {input name: array} -> {output name: array}
+
+The CLI (``graphfix lint``, ``fix``, ``compile``, ``run``, ``rules``, ``rule CODE``) is a thin layer on this
+API.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from collections.abc import Mapping, Sequence  # noqa: E402
 
 from graphfix.engine import Finding, Options, Report, Safety, lint_loaded, parse_selectors  # noqa: E402
 from graphfix.errors import GraphfixError, ModelError, UsageError  # noqa: E402
-from graphfix.loading import ModelSource, load  # noqa: E402
+from graphfix.loading import ModelSource  # noqa: E402
+from graphfix.runner import Runner, load  # noqa: E402
 
 
 def lint(
@@ -32,7 +37,9 @@ def lint(
     dim 0 stays the dynamic batch. ``select``/``ignore`` take code prefixes (``"GF1,GF201"``).
     Raises ``ModelError`` for a model that cannot be read, ``UsageError`` for bad options.
     """
-    loaded = load(model)
+    from graphfix.loading import load as load_model
+
+    loaded = load_model(model)
     options = Options(input_shapes=_input_shapes(input_shapes))
     report, _ = lint_loaded(loaded, options, parse_selectors(select), parse_selectors(ignore))
     return report
@@ -48,5 +55,19 @@ def _input_shapes(shapes: Mapping[str, Sequence[int]] | Sequence[str] | None) ->
     return parse_input_shapes(list(shapes))
 
 
-__all__ = ["Finding", "GraphfixError", "ModelError", "Report", "Safety", "UsageError", "__version__", "lint",
-           "load"]
+def fix(model: ModelSource, output: str | None = None, **options: object):  # noqa: ANN201
+    """Rewrite a model so it follows the export rules; see ``graphfix.fixing.fix`` for the options."""
+    from graphfix.fixing import fix as run_fix
+
+    return run_fix(model, output, **options)  # type: ignore[arg-type]
+
+
+def compile(model: str, **options: object):  # noqa: A001, ANN201 - mirrors the CLI command
+    """Precision transform, engine and comparison; see ``graphfix.compiling.compile_model``."""
+    from graphfix.compiling import compile_model
+
+    return compile_model(model, **options)  # type: ignore[arg-type]
+
+
+__all__ = ["Finding", "GraphfixError", "ModelError", "Report", "Runner", "Safety", "UsageError", "__version__",
+           "compile", "fix", "lint", "load"]

@@ -81,8 +81,11 @@ def print_compile(console: Console, result) -> None:  # noqa: ANN001
     console.print(f"compiled [bold]{result.precision}[/bold] with [bold]{result.backend}[/bold]: "
                   f"model {escape(str(result.model))}"
                   + (f", engine {escape(str(result.engine))}" if result.engine else ""), soft_wrap=True)
-    for title, check in (("precision transform vs original", result.precision_check),
-                         ("engine vs original", result.comparison)):
+    checks = [("precision transform vs original", result.precision_check),
+              (f"engine ({result.backend}) vs original", result.comparison)]
+    if result.comparison is result.precision_check:
+        checks = [(f"{result.precision} graph and {result.backend} engine vs original", result.comparison)]
+    for title, check in checks:
         if check is None:
             continue
         outputs = getattr(check, "outputs", [])
