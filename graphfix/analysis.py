@@ -34,7 +34,9 @@ from graphfix.evaluator import MAX_ELEMENTS, NotEvaluable, attribute, constant_v
 from graphfix.graphutil import node_label, topological_order
 from graphfix.loading import LoadedModel, default_opset
 
-BATCH_PROBES = (3, 5)
+# Two odd batch sizes give the linear extrapolation; the even one catches what only parity changes
+# (``x.size(0) % 2`` is 1 at both 3 and 5).
+BATCH_PROBES = (3, 5, 4)
 # Probe values for unpinned non-batch dims: multiples of 64 keep strided CNNs and patch embeddings valid.
 DIM_PROBES = (128, 192)
 
@@ -157,11 +159,16 @@ class Analysis:
         if any(item is None for item in items):
             return Kind.UNKNOWN
         equal = same  # type: ignore[assignment]
-        if len(items) > 2 and not equal(items[0], items[2]):  # type: ignore[operator]
+        if self.dim_probe is not None and not equal(items[0], items[self.dim_probe]):  # type: ignore[operator]
             return Kind.DYNAMIC
-        if len(items) > 1 and not equal(items[0], items[1]):  # type: ignore[operator]
+        if any(not equal(items[0], items[i]) for i in range(1, len(BATCH_PROBES))):  # type: ignore[operator]
             return Kind.BATCH
         return Kind.CONSTANT
+
+    @property
+    def dim_probe(self) -> int | None:
+        """Index of the probe that moves the unpinned non-batch dims (None when there are none)."""
+        return len(BATCH_PROBES) if len(self.probes) > len(BATCH_PROBES) else None
 
     def value_kind(self, value: ir.Value | None) -> Kind:
         facts = self.facts.get(value) if value is not None else None
@@ -364,11 +371,8 @@ def analyse(
     symbols = sorted({d for dims in input_dims.values() for d in dims if isinstance(d, str) and d != BATCH})
     has_batch = any(BATCH in dims for dims in input_dims.values())
     base = {s: DIM_PROBES[0] for s in symbols}
-    probes = [Probe(BATCH_PROBES[0], base)]
-    if has_batch:
-        probes.append(Probe(BATCH_PROBES[1], base))
-    else:
-        probes.append(Probe(BATCH_PROBES[0], base))  # keeps indices stable: probe 1 always "other batch"
+    # Without a batch every batch probe is the same (indices stay stable: the dim probe comes last).
+    probes = [Probe(batch if has_batch else BATCH_PROBES[0], base) for batch in BATCH_PROBES]
     if symbols:
         probes.append(Probe(BATCH_PROBES[0], {s: DIM_PROBES[1] for s in symbols}))
 

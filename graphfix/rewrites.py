@@ -233,14 +233,15 @@ def batch_vector(analysis: Analysis, value: ir.Value) -> tuple[tuple[int | tuple
     flat = [np.asarray(v) for v in facts.values]
     if flat[0].ndim != 1 or flat[0].dtype.kind not in "iu":
         return None, "not a 1-D integer vector"
-    b0, b1 = analysis.probes[0].batch, analysis.probes[1].batch
+    batch_probes = [i for i, p in enumerate(analysis.probes) if p.dims == analysis.probes[0].dims]
     entries: list[int | tuple[str, int]] = []
     for position, kind in enumerate(analysis.entry_kinds(value)):
-        first, second = int(flat[0][position]), int(flat[1][position])
+        first = int(flat[0][position])
+        factors = {Fraction(int(flat[i][position]), analysis.probes[i].batch) for i in batch_probes}
         if kind is Kind.CONSTANT:
             entries.append(first)
-        elif kind is Kind.BATCH and first % b0 == 0 and second % b1 == 0 and first // b0 == second // b1 > 0:
-            entries.append(("batch", first // b0))
+        elif kind is Kind.BATCH and len(factors) == 1 and (k := factors.pop()).denominator == 1 and k > 0:
+            entries.append(("batch", int(k)))
         else:
             return None, "an entry is not a multiple of the batch"
     return tuple(entries), ""

@@ -122,3 +122,18 @@ def test_shape_arithmetic_used_as_data_is_foldable():
     [finding] = findings(model, "GF101")
     assert finding.node.op_type == "Div"
     assert np.isclose(float(finding.fix[0].inputs[1]), np.sqrt(32.0))
+
+
+def test_value_that_only_changes_with_the_batch_parity_is_not_a_constant():
+    # x.size(0) % 2 is 1 at batch 3 and at batch 5: an even probe shows it follows the batch.
+    model = parse("""
+    agraph (float[N, 4] x) => (float[N, 4] y) {
+        s = Shape(x)
+        i0 = Constant <value = int64 {0}> ()
+        b = Gather <axis = 0> (s, i0)
+        two = Constant <value = int64 {2}> ()
+        odd = Mod (b, two)
+        f = Cast <to = 1> (odd)
+        y = Add (x, f)
+    }""")
+    assert findings(model, "GF101") == []
