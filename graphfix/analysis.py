@@ -263,9 +263,16 @@ class Analysis:
                     sources.append(producer.inputs[0])
                 continue
             stack.extend(v for v in producer.inputs if v is not None)
-        position = {node: index for index, node in enumerate(self.order)}
+        position = self.positions
         nodes.sort(key=lambda node: position.get(node, 0))
         return nodes, sources
+
+    @property
+    def positions(self) -> dict[ir.Node, int]:
+        cached = self.cache.get("positions")
+        if cached is None:
+            cached = self.cache["positions"] = {node: index for index, node in enumerate(self.order)}
+        return cached  # type: ignore[return-value]
 
     def describe_chain(self, value: ir.Value) -> str:
         nodes, sources = self.chain(value)

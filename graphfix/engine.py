@@ -281,7 +281,7 @@ def run_rules(
                                         f"rule {rule.code} crashed: {type(error).__name__}: {error} "
                                         f"(at {where.filename.rsplit('/', 1)[-1]}:{where.lineno}); "
                                         "please report this"))
-    position = {node: index for index, node in enumerate(ctx.analysis.order)}
+    position = ctx.analysis.positions
     findings.sort(key=lambda f: (position.get(f.node, -1) if f.node is not None else -1, f.code))
     return findings
 

@@ -46,9 +46,9 @@ def attribute(node: ir.Node, name: str, default: Any = None) -> Any:
     if attr is None:
         return default
     value = attr.value
-    if isinstance(value, ir.TensorProtocol):
+    if attr.type is ir.AttributeType.TENSOR:
         return value.numpy()
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+    if isinstance(value, (tuple, list)):
         return list(value)
     return value
 

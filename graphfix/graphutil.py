@@ -24,6 +24,8 @@ def node_label(node: ir.Node) -> str:
 def topological_order(graph: ir.Graph) -> list[ir.Node]:
     """The graph's nodes, producers before consumers (stable where the file already is sorted)."""
     nodes = list(graph)
+    if _is_sorted(nodes):
+        return nodes
     position = {node: index for index, node in enumerate(nodes)}
     indegree = dict.fromkeys(nodes, 0)
     consumers: dict[ir.Node, list[ir.Node]] = {node: [] for node in nodes}
@@ -46,3 +48,14 @@ def topological_order(graph: ir.Graph) -> list[ir.Node]:
     if len(order) != len(nodes):
         raise CycleError(next(node for node, count in indegree.items() if count > 0))
     return order
+
+
+def _is_sorted(nodes: list[ir.Node]) -> bool:
+    seen: set[ir.Node] = set()
+    for node in nodes:
+        for value in node.inputs:
+            producer = value.producer() if value is not None else None
+            if producer is not None and producer not in seen and producer.graph is node.graph:
+                return False
+        seen.add(node)
+    return True
