@@ -190,40 +190,52 @@ def compare(
 
     outputs: list[OutputError] = []
     messages: list[str] = []
-    with _quiet():
-        runners = []
-        for label, path in (("original", original), ("fixed", candidate)):
+    batches = list(feeds_by_batch)
+    load_errors: dict[str, BaseException] = {}
+
+    def lazy_session(label: str, path: Path):  # noqa: ANN202
+        # Loaded when Comparator activates the runner and freed after it ran: one model in memory at a time.
+        def make():  # noqa: ANN202
             try:
-                runners.append(OnnxrtRunner(_session(path), name=label))
-            except Exception as error:  # onnxruntime refuses the model (custom ops, ...)
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                hint = " (custom ops? pass --no-verify to write it after validation only)" if label == "original" else ""
-                return Verification(False, list(feeds_by_batch), [],
-                                    f"cannot verify: ONNX Runtime cannot load the {label} model: {reason}{hint}")
+                return _session(path)
+            except Exception as error:
+                load_errors[label] = error
+                raise
+
+        return make
+
+    with _quiet():
+        feeds = []
         for batch, shapes in feeds_by_batch.items():
             metadata = TensorMetadata()
             for name, shape in shapes.items():
                 metadata.add(name, dtypes[name], shape)
             loader = DataLoader(seed=seed + batch, iterations=1, input_metadata=metadata,
                                 val_range={name: ranges[name] for name in shapes if name in ranges} or None)
-            try:
-                results = Comparator.run(runners, data_loader=loader)
-            except Exception as error:  # a runtime failure of either model is a failed verification
-                messages.append(f"batch {batch}: a model failed to run: {str(error).strip().splitlines()[-1]}")
-                continue
-            if not results or len(results) < 2:
-                messages.append(f"batch {batch}: a model failed to run")
-                continue
-            accuracy = Comparator.compare_accuracy(
-                results, compare_func=SimpleCompareFunc(atol=atol, rtol=rtol, check_shapes=True))
-            for pairs in accuracy:  # one AccuracyResult per comparison: {(runner, runner): [iteration]}
-                for iterations in pairs.values():
-                    for compared in iterations:
-                        for name, result in compared.items():
-                            outputs.append(OutputError(name, batch, float(result.max_absdiff),
-                                                       float(result.max_reldiff), bool(result)))
-            originals = results[0][1][0]
-            fixed = results[1][1][0]
+            feeds.extend(dict(feed) for feed in loader)
+        runners = [OnnxrtRunner(lazy_session(label, path), name=label)
+                   for label, path in (("original", original), ("fixed", candidate))]
+        try:
+            results = Comparator.run(runners, data_loader=feeds)
+        except Exception as error:  # a model that does not load or run is a failed verification
+            for label, problem in load_errors.items():
+                reason = str(problem).strip().splitlines()[0] if str(problem).strip() else type(problem).__name__
+                hint = " (custom ops? pass --no-verify to write it after validation only)" if label == "original" else ""
+                return Verification(False, batches, [],
+                                    f"cannot verify: ONNX Runtime cannot load the {label} model: {reason}{hint}")
+            lines = str(error).strip().splitlines()
+            return Verification(False, batches, [], f"a model failed to run: {lines[-1] if lines else error}")
+        if not results or len(results) < 2:
+            return Verification(False, batches, [], "a model failed to run")
+        accuracy = Comparator.compare_accuracy(
+            results, compare_func=SimpleCompareFunc(atol=atol, rtol=rtol, check_shapes=True))
+        for pairs in accuracy:  # one AccuracyResult per comparison: {(runner, runner): [iteration]}
+            for iterations in pairs.values():
+                for batch, compared in zip(batches, iterations):
+                    for name, result in compared.items():
+                        outputs.append(OutputError(name, batch, float(result.max_absdiff),
+                                                   float(result.max_reldiff), bool(result)))
+        for batch, originals, fixed in zip(batches, results[0][1], results[1][1]):
             for name in originals.keys():
                 if name in fixed.keys() and originals[name].shape != fixed[name].shape:
                     messages.append(f"batch {batch}: output {name} has shape {fixed[name].shape}, "
