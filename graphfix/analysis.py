@@ -247,6 +247,12 @@ class Analysis:
 
     def chain(self, value: ir.Value) -> tuple[list[ir.Node], list[ir.Value]]:
         """The run-time nodes that compute ``value``, and the tensors whose shapes they read."""
+        chains = self.cache.setdefault("chains", {})
+        if value not in chains:  # type: ignore[operator]
+            chains[value] = self._chain(value)  # type: ignore[index]
+        return chains[value]  # type: ignore[index, no-any-return]
+
+    def _chain(self, value: ir.Value) -> tuple[list[ir.Node], list[ir.Value]]:
         nodes: list[ir.Node] = []
         sources: list[ir.Value] = []
         seen: set[ir.Node] = set()
@@ -414,6 +420,7 @@ class _Walker:
         self.functions = {(f.domain, f.name) for f in analysis.model.functions.values()}
         self._protos: dict[ir.Node, onnx.NodeProto] = {}
         self._inferred_dtypes: dict[ir.Value, int] = {}
+        self._types: dict[tuple[int, Shape | None], onnx.TypeProto] = {}
 
     def run(self) -> None:
         facts = self.analysis.facts
@@ -532,11 +539,13 @@ class _Walker:
             if not f.dtype:
                 return [None] * len(node.outputs)  # nothing to infer from (after an unknown op)
             complete = complete and f.shapes[probe] is not None and None not in f.shapes[probe]
-            shape = f.shapes[probe]
-            if shape is None:
-                types[value.name] = onnx.helper.make_tensor_type_proto(f.dtype, None)
-            else:
-                types[value.name] = onnx.helper.make_tensor_type_proto(f.dtype, list(shape))
+            key = (f.dtype, f.shapes[probe])
+            type_proto = self._types.get(key)
+            if type_proto is None:  # many tensors share a shape: build each TypeProto once
+                shape = f.shapes[probe]
+                type_proto = onnx.helper.make_tensor_type_proto(f.dtype, None if shape is None else list(shape))
+                self._types[key] = type_proto
+            types[value.name] = type_proto
             array = f.values[probe]
             if array is not None:
                 data[value.name] = numpy_helper.from_array(array, value.name)
