@@ -63,3 +63,15 @@ agraph (float[N, 3, 8, 8] x) => (float[N, 3, 16, 16] y) {
     y = Resize <mode = "nearest"> (x, , , sizes)
 }
 """
+
+# q / sqrt(head_dim) with head_dim = q.size(-1): the legacy exporter's attention scale.
+SCALE_BY_SHAPE = """
+agraph (float[N, 16, 32] q) => (float[N, 16, 32] y) {
+    s = Shape(q)
+    i2 = Constant <value = int64 {2}> ()
+    d = Gather <axis = 0> (s, i2)
+    df = Cast <to = 1> (d)
+    r = Sqrt (df)
+    y = Div (q, r)
+}
+"""

@@ -8,23 +8,13 @@ import onnx
 import onnx.helper as oh
 import onnx_ir as ir
 import pytest
-from graphs import RESIZE_SIZES, VIEW_SIZE0, parse, run
+from graphs import RESIZE_SIZES, SCALE_BY_SHAPE, VIEW_SIZE0, parse, run
 
 import graphfix
 from graphfix.cli import main
 from graphfix.errors import GraphfixError, VerificationError
 from graphfix.fixing import fix
 
-SCALE_BY_SHAPE = """
-agraph (float[N, 16, 32] q) => (float[N, 16, 32] y) {
-    s = Shape(q)
-    i2 = Constant <value = int64 {2}> ()
-    d = Gather <axis = 0> (s, i2)
-    df = Cast <to = 1> (d)
-    r = Sqrt (df)
-    y = Div (q, r)
-}
-"""
 
 
 def fixed_proto(result) -> onnx.ModelProto:

@@ -1,5 +1,5 @@
 import numpy as np
-from graphs import VIEW_SIZE0, findings, parse
+from graphs import SCALE_BY_SHAPE, VIEW_SIZE0, findings, parse
 
 from graphfix.engine import BatchShape, Safety
 
@@ -109,16 +109,7 @@ def test_expand_of_a_tensor_that_has_the_batch_becomes_constant_ones():
 
 
 def test_shape_arithmetic_used_as_data_is_foldable():
-    # q / sqrt(head_dim) with head_dim = q.size(-1): the legacy exporter's attention scale.
-    model = parse("""
-    agraph (float[N, 16, 32] q) => (float[N, 16, 32] y) {
-        s = Shape(q)
-        i2 = Constant <value = int64 {2}> ()
-        d = Gather <axis = 0> (s, i2)
-        df = Cast <to = 1> (d)
-        r = Sqrt (df)
-        y = Div (q, r)
-    }""")
+    model = parse(SCALE_BY_SHAPE)
     [finding] = findings(model, "GF101")
     assert finding.node.op_type == "Div"
     assert np.isclose(float(finding.fix[0].inputs[1]), np.sqrt(32.0))
