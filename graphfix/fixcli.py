@@ -100,6 +100,8 @@ def run_fix(args: argparse.Namespace, console: Console, errors: Console) -> int:
             print_compile(console, compiled)
     if compiled is not None and not compiled.passed:
         return EXIT_FINDINGS
+    if result.verification is not None and not result.verification.passed:
+        return EXIT_FINDINGS  # written only because of --force
     return EXIT_FINDINGS if result.remaining else EXIT_CLEAN
 
 

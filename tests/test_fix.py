@@ -121,6 +121,7 @@ def test_planted_wrong_rewrite_is_caught_and_nothing_is_written(tmp_path, monkey
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
     forced = fix(source, out, force=True)
     assert not forced.verification.passed and out.exists()
+    assert main(["fix", str(source), "-o", str(tmp_path / "forced.onnx"), "--force"]) == 1
 
 
 def test_output_equal_to_input_needs_in_place(tmp_path):
