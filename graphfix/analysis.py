@@ -418,6 +418,8 @@ class _Walker:
                               for domain, version in analysis.model.opset_imports.items()]
         self.schemas: dict[tuple[str, str], onnx.defs.OpSchema | None] = {}
         self.functions = {(f.domain, f.name) for f in analysis.model.functions.values()}
+        self.functions_by_id = {(f.domain, f.name, f.overload): f for f in analysis.model.functions.values()}
+        self.depth = 0
         self._protos: dict[ir.Node, onnx.NodeProto] = {}
         self._inferred_dtypes: dict[ir.Value, int] = {}
         self._types: dict[tuple[int, Shape | None], onnx.TypeProto] = {}
@@ -469,6 +471,10 @@ class _Walker:
         if standard and op in ("Shape", "Size"):
             self.visit_shape(node, inputs[0])
             return
+        function = self.functions_by_id.get((node.domain, node.op_type, node.overload))
+        if function is not None and self.depth < 8:
+            self.visit_call(node, function, inputs)
+            return
 
         per_probe_shapes: list[list[Shape | None]] = []
         per_probe_values: list[list[np.ndarray | None]] = []
@@ -485,6 +491,25 @@ class _Walker:
             previous = (key, shapes, values)
         self.set_outputs(node, per_probe_shapes, per_probe_values, runtime=runtime, derived=derived)
         self.note_unresolved(node, inputs, per_probe_shapes, standard)
+
+    def visit_call(self, node: ir.Node, function: ir.Function, inputs: list[Facts | None]) -> None:
+        """Walk a local function's body with the caller's facts bound to its parameters."""
+        facts = self.analysis.facts
+        for parameter, fact in zip(function.inputs, inputs):
+            if fact is not None:
+                facts[parameter] = fact
+        self.depth += 1
+        try:
+            for inner in function:
+                self.visit(inner)
+        finally:
+            self.depth -= 1
+        for output, result in zip(node.outputs, function.outputs):
+            inner_facts = facts.get(result)
+            if inner_facts is None:
+                self.unknown_outputs(node, runtime=True)
+                return
+            facts[output] = inner_facts
 
     def visit_shape(self, node: ir.Node, source: Facts | None) -> None:
         shapes: list[list[Shape | None]] = []

@@ -41,3 +41,24 @@ def test_input_without_shape_is_reported():
     model.graph.output[0].type.tensor_type.ClearField("shape")
     [finding] = findings(model, "GF902")
     assert "no declared shape" in finding.message
+
+
+def test_local_function_is_walked_not_reported():
+    text = """<ir_version: 8, opset_import: ["" : 17, "local" : 1]>
+    agraph (float[N, 4, 8] x) => (float[N, 32] y) {
+        h = local.Twice (x)
+        s = Shape(h)
+        i0 = Constant <value = int64[1] {0}> ()
+        b = Gather <axis = 0> (s, i0)
+        m1 = Constant <value = int64[1] {-1}> ()
+        t = Concat <axis = 0> (b, m1)
+        y = Reshape (h, t)
+    }
+    <domain: "local", opset_import: ["" : 17]>
+    Twice (a) => (b) {
+        b = Add (a, a)
+    }"""
+    model = onnx.parser.parse_model(text)
+    assert findings(model, "GF902") == []
+    [finding] = findings(model, "GF101")
+    assert list(finding.fix[0].inputs[1]) == [-1, 32]
