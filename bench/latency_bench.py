@@ -13,11 +13,20 @@ For each model (built in torch by hand, seeded, random init, nothing downloaded)
 
 Every variant gets ONE onnxruntime.InferenceSession (CPUExecutionProvider, ORT_ENABLE_ALL, default thread
 settings), used at every batch size. Per batch size, all variants get the same input feed; each variant is
-warmed up (--warmup runs), then timed with time.perf_counter around session.run, --runs runs in total.
-The runs are interleaved: --rounds rounds, in each round every variant runs runs/rounds times back to back
-(the variant order rotates from round to round, and each block starts with one untimed run), so slow
-drift of the machine (frequency, a noisy neighbour on a VM) hits every variant alike. Reported: the median
-and the 90th percentile of the timed runs, and the ratio of the medians to the original's.
+warmed up (--warmup runs), then timed with time.perf_counter around session.run, --runs runs each.
+
+The runs are interleaved in rounds: by default each round runs every variant once (--rounds splits the
+runs into fewer, longer blocks), and the order rotates from round to round. Before each block the bench
+pauses 0.1 s: ORT's intra-op workers spin-wait after a run, and on 2 cores the previous session's
+spinning worker takes a core from the next session (measured: about 70 ms, two batch-1 runs at half
+speed); 50 ms was enough for it to park. Reported per cell: the median and the 90th percentile of the
+timed runs, and "vs original", the PAIRED ratio: the median over rounds of (this variant's time / the
+original's time in the same round). On a shared 2-vCPU VM the machine's speed drifts by +-10% from one
+second to the next and sometimes halves for a second, which moves the overall medians of identical graphs
+by several percent; neighbouring runs of one round see the same conditions, so their ratio cancels that.
+The goals use the paired ratios (goal 1 also shows a 95% bootstrap interval). While timing, the CPU
+time other processes use is measured (system-wide busy time in /proc/stat minus this process's own);
+above 5% of the CPUs the report says the machine was not quiet and the figures are not reliable.
 
 Accuracy: the outputs of each variant on the timed feed, against the original's on the same feed: the
 largest absolute difference and the cosine similarity of the flattened output. fp16 runs in ORT's CPU
@@ -40,7 +49,7 @@ Models:
              `transpose(1, 2).contiguous().view(b, t, c)`) with the additive padding mask
              `(1 - attention_mask) * -10000`; inputs `input_ids`, `attention_mask` int64 [batch, 128]
              (--seq), output `last_hidden_state` float32 [batch, 128, 512]. BERT's init (normal(0, 0.02)).
-             28.8 M parameters (15.6 M of them the 30522-row token table).
+             28.5 M parameters (15.6 M of them the 30522-row token table).
 
 Inputs (numpy, seeded; the same generator for calibration and for timing, different seeds):
 
@@ -70,7 +79,7 @@ bench/.cache/results/latency-<timestamp>.json, and to --json FILE as well.
 
 Usage:
     python bench/latency_bench.py [--models resnet,bert] [--batches 1,8] [--runs 50] [--warmup 5]
-                                  [--rounds 5] [--exporter legacy|dynamo] [--json FILE] [--check-goals]
+                                  [--rounds N] [--exporter legacy|dynamo] [--json FILE] [--check-goals]
 """
 
 from __future__ import annotations
@@ -81,6 +90,7 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -93,6 +103,7 @@ from pathlib import Path
 import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
 CACHE_DIR = BENCH_DIR / ".cache" / "latency"
 RESULTS_DIR = BENCH_DIR / ".cache" / "results"
 
@@ -126,6 +137,8 @@ FIRST_WORD_ID = 1000
 MARGIN_PCT = 3.0
 MARGIN_MS = 0.05
 INT8_GOAL_BATCH = 8
+BLOCK_PAUSE_S = 0.1  # pause before each block of runs (see time_variants)
+BACKGROUND_WARN = 0.05  # warn when other processes used more than 5% of the CPUs while timing
 
 # Op types worth counting in the graph ORT actually runs (after ORT_ENABLE_ALL).
 ORT_OPS_OF_INTEREST = (
@@ -155,12 +168,14 @@ def synthetic_images(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
         for _ in range(10):  # shared structure (edges, shapes), amplitude ~ 1/f
             fy, fx = rng.uniform(-8, 8, size=2)
             amp = 0.35 / max(1.0, math.hypot(fx, fy))
-            field += amp * np.cos(2 * np.pi * (fx * u + fy * v) + rng.uniform(0, 2 * np.pi)).astype(np.float32)
+            phase = rng.uniform(0, 2 * np.pi)
+            field += (amp * np.cos(2 * np.pi * (fx * u + fy * v) + phase)).astype(np.float32)
         for c in range(3):
             tint = np.zeros((size, size), dtype=np.float32)
             for _ in range(3):  # per-channel colour variation, lower frequency
                 fy, fx = rng.uniform(-3, 3, size=2)
-                tint += 0.1 * np.cos(2 * np.pi * (fx * u + fy * v) + rng.uniform(0, 2 * np.pi)).astype(np.float32)
+                phase = rng.uniform(0, 2 * np.pi)
+                tint += (0.1 * np.cos(2 * np.pi * (fx * u + fy * v) + phase)).astype(np.float32)
             out[i, c] = base[c] + field + tint
     out += rng.normal(0.0, 0.03, size=out.shape).astype(np.float32)
     np.clip(out, 0.0, 1.0, out=out)
@@ -224,7 +239,8 @@ def resnet_def(image: int) -> ModelDef:
         class ResNet(nn.Module):
             def __init__(self) -> None:
                 super().__init__()
-                self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64, momentum=None),
+                self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False),
+                                          nn.BatchNorm2d(64, momentum=None),
                                           nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
                 blocks, cin = [], 64
                 for i, (width, count) in enumerate(zip(RESNET_WIDTHS, RESNET_BLOCKS)):
@@ -326,8 +342,8 @@ def bert_def(seq: int) -> ModelDef:
 
     return ModelDef(
         "bert", ["input_ids", "attention_mask"], ["last_hidden_state"],
-        {"arch": "bert", "vocab": BERT_VOCAB, "hidden": BERT_HIDDEN, "layers": BERT_LAYERS, "heads": BERT_HEADS,
-         "ffn": BERT_FFN, "max_pos": BERT_MAX_POS, "seq": seq, "seed": SEED},
+        {"arch": "bert", "vocab": BERT_VOCAB, "hidden": BERT_HIDDEN, "layers": BERT_LAYERS,
+         "heads": BERT_HEADS, "ffn": BERT_FFN, "max_pos": BERT_MAX_POS, "seq": seq, "seed": SEED},
         feeds, build, f"BERT-small-like, {BERT_LAYERS} layers, hidden {BERT_HIDDEN}, seq {seq}")
 
 
@@ -358,7 +374,8 @@ def export_original(md: ModelDef, exporter: str, folder: Path, force: bool) -> t
     example = {name: torch.from_numpy(a) for name, a in md.make_feeds(2, np.random.default_rng(SEED)).items()}
     built = time.perf_counter()
     export(model, tuple(example[n] for n in md.input_names), path, exporter=exporter,
-           input_names=md.input_names, output_names=md.output_names, opset=17 if exporter == "legacy" else None)
+           input_names=md.input_names, output_names=md.output_names,
+           opset=17 if exporter == "legacy" else None)
     done = time.perf_counter()
     # The torch reference at batch 2 (the example), to check the export itself once.
     with torch.no_grad():
@@ -389,7 +406,8 @@ def build_fixed(original: Path, folder: Path) -> tuple[Path | None, dict]:
     worst = ver.worst() if ver is not None else None
     report = {
         "ok": True, "seconds": round(time.perf_counter() - start, 2),
-        "applied": Counter(f.code for f in result.applied), "remaining": Counter(f.code for f in result.remaining),
+        "applied": Counter(f.code for f in result.applied),
+        "remaining": Counter(f.code for f in result.remaining),
         "nodes_before": sum(result.ops_before.values()), "nodes_after": sum(result.ops_after.values()),
         "shape_before": result.ops_before.get("Shape", 0), "shape_after": result.ops_after.get("Shape", 0),
         "verified": None if ver is None else ver.passed,
@@ -399,7 +417,9 @@ def build_fixed(original: Path, folder: Path) -> tuple[Path | None, dict]:
     return out, report
 
 
-def build_precision(md: ModelDef, base: Path, folder: Path, precision: str, calib_samples: int) -> tuple[Path | None, dict]:
+def build_precision(
+    md: ModelDef, base: Path, folder: Path, precision: str, calib_samples: int
+) -> tuple[Path | None, dict]:
     from graphfix import precision as gp
     from graphfix.errors import GraphfixError
     from graphfix.loading import load
@@ -460,7 +480,8 @@ def session_options(optimized_path: Path | None = None, threads: int = 0):  # no
 def make_session(path: Path, threads: int = 0):  # noqa: ANN201
     import onnxruntime as ort
 
-    return ort.InferenceSession(str(path), session_options(threads=threads), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), session_options(threads=threads),
+                                providers=["CPUExecutionProvider"])
 
 
 def ort_graph_ops(path: Path) -> dict:
@@ -507,25 +528,87 @@ def accuracy(reference: list[np.ndarray], got: list[np.ndarray]) -> dict:
             "nonfinite": int((~finite).sum())}
 
 
-def time_variants(sessions: dict, feeds: dict[str, np.ndarray], runs: int, warmup: int, rounds: int) -> dict:
-    """Interleaved timing: ``rounds`` rounds, each variant runs ``runs / rounds`` timed runs per round."""
+def time_variants(
+    sessions: dict, feeds: dict[str, np.ndarray], runs: int, warmup: int, rounds: int
+) -> tuple[dict[str, list[float]], int]:
+    """Interleaved timing: ``rounds`` rounds, in each one every variant runs ``runs / rounds`` timed runs
+    back to back (the order rotates). Returns ``{variant: times in ms, in round order}`` and the number of
+    timed runs per round."""
     names = list(sessions)
     for name in names:
         for _ in range(warmup):
             sessions[name].run(None, feeds)
-    rounds = max(1, min(rounds, runs))
+    rounds = max(1, min(rounds or runs, runs))
     per_round = math.ceil(runs / rounds)
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
         for name in order:
             run = sessions[name].run
-            run(None, feeds)  # untimed: the block's first run pays for the switch between sessions
+            # ORT's intra-op workers spin-wait for a while after a run; on a 2-core machine the previous
+            # session's spinning worker takes a core from this one (measured: about 70 ms, two batch-1
+            # runs at half speed). A pause lets it park; 50 ms was enough, 100 ms leaves a margin.
+            time.sleep(BLOCK_PAUSE_S)
             for _ in range(per_round):
                 t0 = time.perf_counter()
                 run(None, feeds)
                 times[name].append((time.perf_counter() - t0) * 1e3)
-    return times
+    return times, per_round
+
+
+def paired_ratio(times: list[float], reference: list[float], per_round: int) -> float:
+    """Median over rounds of (this variant's median / the reference's median in the same round).
+
+    The machine's speed drifts (on a shared VM by +-10% from one second to the next, and sometimes by
+    2x for a second); neighbouring blocks of one round see the same conditions, so their ratio cancels
+    the drift that a ratio of overall medians keeps."""
+    return float(np.median(_round_ratios(times, reference, per_round)))
+
+
+def paired_ratio_ci(times: list[float], reference: list[float], per_round: int) -> tuple[float, float]:
+    """95% bootstrap confidence interval of :func:`paired_ratio` (rounds resampled, seeded)."""
+    ratios = _round_ratios(times, reference, per_round)
+    rng = np.random.default_rng(0)
+    medians = np.median(rng.choice(ratios, size=(2000, ratios.size)), axis=1)
+    return float(np.percentile(medians, 2.5)), float(np.percentile(medians, 97.5))
+
+
+def _round_ratios(times: list[float], reference: list[float], per_round: int) -> np.ndarray:
+    a = np.asarray(times).reshape(-1, per_round)
+    b = np.asarray(reference).reshape(-1, per_round)
+    return np.median(a, axis=1) / np.median(b, axis=1)
+
+
+class CpuMonitor:
+    """CPU time used by other processes while we time (system-wide busy time from /proc/stat minus this
+    process's own user+system time, ORT's threads included), as a share of all CPUs. Timing on a machine
+    that runs something else is meaningless; this makes it visible instead of silently wrong."""
+
+    def __init__(self) -> None:
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.start = self._sample()
+
+    @staticmethod
+    def _busy_ticks() -> int | None:
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+        # user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
+        return sum(fields[:8]) - fields[3] - fields[4]
+
+    def _sample(self) -> tuple[float, int | None, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return time.perf_counter(), self._busy_ticks(), usage.ru_utime + usage.ru_stime
+
+    def other_share(self) -> float | None:
+        """Fraction (0..1) of all CPUs that other processes used since construction."""
+        wall0, busy0, own0 = self.start
+        wall1, busy1, own1 = self._sample()
+        if busy0 is None or busy1 is None or wall1 <= wall0:
+            return None
+        other = (busy1 - busy0) / self.tick - (own1 - own0)
+        return max(0.0, other / ((wall1 - wall0) * (os.cpu_count() or 1)))
 
 
 def summarize(times: list[float]) -> dict:
@@ -550,6 +633,7 @@ class ModelResult:
     load_ms: dict = field(default_factory=dict)  # variant -> InferenceSession creation time
     cells: dict = field(default_factory=dict)  # "variant@batch" -> timing + accuracy
     precision_checks: dict = field(default_factory=dict)
+    background: dict = field(default_factory=dict)  # batch -> CPU share other processes used while timing
     errors: list = field(default_factory=list)
 
 
@@ -558,6 +642,8 @@ def run_model(md: ModelDef, args: argparse.Namespace) -> ModelResult:
     res = ModelResult(md.name, md.description, args.exporter)
     original, res.export_info = export_original(md, args.exporter, folder, args.force_export)
     res.files["original"] = original
+    for stale in folder.glob("fixed*.onnx*"):  # last run's graphfix outputs: never measure those by mistake
+        stale.unlink()
 
     log(f"[{md.name}] graphfix fix (verified) ...")
     fixed, res.build["fixed"] = build_fixed(original, folder)
@@ -580,26 +666,53 @@ def run_model(md: ModelDef, args: argparse.Namespace) -> ModelResult:
     for variant, path in res.files.items():
         res.graph[variant] = file_ops(path)
         start = time.perf_counter()
-        sessions[variant] = make_session(path, args.threads)
+        try:
+            sessions[variant] = make_session(path, args.threads)
+        except Exception as error:  # noqa: BLE001 - a variant ORT refuses is a finding, not a crash
+            if variant == "original":
+                raise
+            res.errors.append(f"{variant}: ONNX Runtime cannot load it: {str(error).strip()[:300]}")
+            res.build.setdefault(variant, {})["ok"] = False
+            continue
         res.load_ms[variant] = (time.perf_counter() - start) * 1e3
         if not args.no_ort_graph:
             res.ort_graph[variant] = ort_graph_ops(path)
 
+    rounds = max(1, min(args.rounds or args.runs, args.runs))
     for batch in args.batches:
         feeds = md.make_feeds(batch, np.random.default_rng(TIMING_SEED + batch))
-        outputs = {v: s.run(None, feeds) for v, s in sessions.items()}
-        log(f"[{md.name}] batch {batch}: timing {', '.join(sessions)} ({args.runs} runs each, "
-            f"{args.warmup} warm-up, {args.rounds} interleaved rounds) ...")
-        times = time_variants(sessions, feeds, args.runs, args.warmup, args.rounds)
+        outputs = {}
+        for variant in list(sessions):
+            try:
+                outputs[variant] = sessions[variant].run(None, feeds)
+            except Exception as error:  # noqa: BLE001 - reported as a failed variant
+                if variant == "original":
+                    raise
+                res.errors.append(f"{variant}: fails to run at batch {batch}: {str(error).strip()[:300]}")
+                res.build.setdefault(variant, {})["ok"] = False
+                del sessions[variant]
+        log(f"[{md.name}] batch {batch}: timing {', '.join(sessions)} ({args.runs} runs each after "
+            f"{args.warmup} warm-up, interleaved in {rounds} rounds) ...")
+        monitor = CpuMonitor()
+        times, per_round = time_variants(sessions, feeds, args.runs, args.warmup, args.rounds)
+        share = monitor.other_share()
+        res.background[batch] = share
+        if share is not None and share > BACKGROUND_WARN:
+            log(f"[{md.name}] batch {batch}: WARNING: other processes used {share:.0%} of the CPUs "
+                "while timing")
         for variant in sessions:
-            cell = {"batch": batch, **summarize(times[variant]), "times_ms": [round(t, 4) for t in times[variant]]}
+            cell = {"batch": batch, **summarize(times[variant]), "runs_per_round": per_round,
+                    "vs_original": paired_ratio(times[variant], times["original"], per_round),
+                    "vs_original_ci95": paired_ratio_ci(times[variant], times["original"], per_round),
+                    "times_ms": [round(t, 4) for t in times[variant]]}
+            if variant == "int8" and "fixed" in times:
+                cell["vs_fixed"] = paired_ratio(times["int8"], times["fixed"], per_round)
             if variant != "original":
                 cell.update(accuracy(outputs["original"], outputs[variant]))
             res.cells[f"{variant}@{batch}"] = cell
-        ref = res.cells[f"original@{batch}"]["median_ms"]
+        medians = {v: res.cells[f"{v}@{batch}"]["median_ms"] for v in sessions}
         log(f"[{md.name}] batch {batch}: " + ", ".join(
-            f"{v} {res.cells[f'{v}@{batch}']['median_ms']:.2f} ms ({res.cells[f'{v}@{batch}']['median_ms'] / ref:.2f}x)"
-            for v in sessions))
+            f"{v} {m:.2f} ms ({res.cells[f'{v}@{batch}']['vs_original']:.2f}x)" for v, m in medians.items()))
     del sessions
 
     if not args.no_precision_check:
@@ -607,8 +720,8 @@ def run_model(md: ModelDef, args: argparse.Namespace) -> ModelResult:
             if precision in res.files:
                 log(f"[{md.name}] graphfix.precision.compare_precision({precision}) ...")
                 try:
-                    res.precision_checks[precision] = precision_check(md, base, res.files[precision], precision,
-                                                                      args.batches)
+                    res.precision_checks[precision] = precision_check(
+                        md, base, res.files[precision], precision, args.batches)
                 except Exception as error:  # noqa: BLE001 - reported, not fatal
                     res.precision_checks[precision] = {"passed": False, "message": f"check crashed: {error}"}
     return res
@@ -631,6 +744,19 @@ def fmt_err(cell: dict) -> tuple[str, str]:
     return (f"{max_abs:.2e}" if max_abs else "0"), f"{cell['cosine']:.6f}"
 
 
+def fix_note(fx: dict) -> str:
+    if not fx.get("ok"):
+        return f"graphfix fix failed: {fx.get('error')}"
+    if not fx["applied"]:
+        return (f"graphfix fix: nothing to fix ({fx['nodes_before']} nodes, {fx['shape_before']} Shape), "
+                "model unchanged")
+    applied = ", ".join(f"{code} ×{count}" for code, count in sorted(fx["applied"].items()))
+    verified = ("verified" if fx["verified"] else f"verification FAILED: {fx['verification']}") \
+        if fx["verified"] is not None else "not verified"
+    return (f"graphfix fix: {applied}; nodes {fx['nodes_before']} → {fx['nodes_after']}, "
+            f"Shape {fx['shape_before']} → {fx['shape_after']}; {verified}")
+
+
 def table(results: list[ModelResult], batches: list[int]) -> str:
     lines = ["| model | variant | batch | median ms | p90 ms | vs original | max abs err | cosine |",
              "|---|---|---|---|---|---|---|---|"]
@@ -643,7 +769,7 @@ def table(results: list[ModelResult], batches: list[int]) -> str:
                     if variant in res.build and not res.build[variant].get("ok", True):
                         lines.append(f"| {res.name} | {variant} | {batch} | – | – | – | failed | – |")
                     continue
-                ratio = "1.00×" if variant == "original" else f"{cell['median_ms'] / ref['median_ms']:.2f}×"
+                ratio = "1.00×" if variant == "original" else f"{cell['vs_original']:.2f}×"
                 err, cos = fmt_err(cell)
                 lines.append(f"| {res.name} | {variant} | {batch} | {fmt_ms(cell['median_ms'])} | "
                              f"{fmt_ms(cell['p90_ms'])} | {ratio} | {err} | {cos} |")
@@ -651,7 +777,8 @@ def table(results: list[ModelResult], batches: list[int]) -> str:
 
 
 def ort_table(results: list[ModelResult]) -> str:
-    lines = ["| model | variant | nodes in file | nodes ORT runs | ORT's ops of interest (after ORT_ENABLE_ALL) |",
+    lines = ["| model | variant | nodes in file | nodes ORT runs | ORT's ops of interest "
+             "(after ORT_ENABLE_ALL) |",
              "|---|---|---|---|---|"]
     for res in results:
         for variant in VARIANTS:
@@ -664,7 +791,9 @@ def ort_table(results: list[ModelResult]) -> str:
     return "\n".join(lines)
 
 
-def goals(results: list[ModelResult], batches: list[int], margin_pct: float, margin_ms: float) -> tuple[list[str], bool]:
+def goals(
+    results: list[ModelResult], batches: list[int], margin_pct: float, margin_ms: float
+) -> tuple[list[str], bool]:
     lines, ok = [], True
     # 1. fixed never slower than the original
     checks, verdict = [], True
@@ -675,14 +804,16 @@ def goals(results: list[ModelResult], batches: list[int], margin_pct: float, mar
                 checks.append(f"{res.name} b{batch}: no fixed model")
                 verdict = False
                 continue
-            allowed = o["median_ms"] + max(o["median_ms"] * margin_pct / 100, margin_ms)
-            good = f["median_ms"] <= allowed
+            allowed = 1 + max(margin_pct / 100, margin_ms / o["median_ms"])
+            good = f["vs_original"] <= allowed
             verdict &= good
-            delta = (f["median_ms"] / o["median_ms"] - 1) * 100
-            checks.append(f"{res.name} b{batch}: {fmt_ms(f['median_ms'])} vs {fmt_ms(o['median_ms'])} ms "
-                          f"({delta:+.1f}%){'' if good else ' SLOWER'}")
-    lines.append(f"- Goal 1, fixed never slower than original (median within +{margin_pct:g}% or "
-                 f"+{margin_ms:g} ms, whichever is larger): {'PASS' if verdict else 'FAIL'} — " + "; ".join(checks))
+            low, high = ((x - 1) * 100 for x in f["vs_original_ci95"])
+            checks.append(f"{res.name} b{batch}: {(f['vs_original'] - 1) * 100:+.1f}% "
+                          f"[95% CI {low:+.1f}..{high:+.1f}] ({fmt_ms(f['median_ms'])} vs "
+                          f"{fmt_ms(o['median_ms'])} ms){'' if good else ' SLOWER'}")
+    lines.append(f"- Goal 1, fixed never slower than original (paired ratio at most +{margin_pct:g}% or "
+                 f"+{margin_ms:g} ms, whichever is larger): {'PASS' if verdict else 'FAIL'} — "
+                 + "; ".join(checks))
     ok &= verdict
     # 2. int8 faster than fp32 at batch 8 (required) and other batches (information)
     checks, verdict, required = [], True, False
@@ -695,22 +826,40 @@ def goals(results: list[ModelResult], batches: list[int], margin_pct: float, mar
                     verdict, required = False, True
                     checks.append(f"{res.name} b{batch}: no int8 model")
                 continue
-            good = q["median_ms"] < f["median_ms"]
-            speed = f["median_ms"] / q["median_ms"]
+            ratio = q["vs_fixed"] if fp32_variant == "fixed" else q["vs_original"]
+            good = ratio < 1
+            speed = 1 / ratio
             note = "" if batch == INT8_GOAL_BATCH else " (info)"
-            checks.append(f"{res.name} b{batch}: int8 {fmt_ms(q['median_ms'])} vs fp32 {fmt_ms(f['median_ms'])} ms "
-                          f"= {speed:.2f}× {'faster' if good else 'SLOWER'}{note}")
+            kernels = int8_kernel_note(res) if batch == INT8_GOAL_BATCH else ""
+            checks.append(f"{res.name} b{batch}: int8 {fmt_ms(q['median_ms'])} vs fp32 "
+                          f"{fmt_ms(f['median_ms'])} ms = {speed:.2f}× {'faster' if good else 'SLOWER'}"
+                          f"{note}{kernels}")
             if batch == INT8_GOAL_BATCH:
                 required = True
                 verdict &= good
     if not required:
-        lines.append(f"- Goal 2, int8 faster than fp32 at batch {INT8_GOAL_BATCH}: N/A (batch {INT8_GOAL_BATCH} "
-                     "not measured) — " + "; ".join(checks))
+        lines.append(f"- Goal 2, int8 faster than fp32 at batch {INT8_GOAL_BATCH}: N/A "
+                     f"(batch {INT8_GOAL_BATCH} not measured) — " + "; ".join(checks))
     else:
         lines.append(f"- Goal 2, int8 faster than fp32 (the fixed fp32 model) at batch {INT8_GOAL_BATCH}: "
                      f"{'PASS' if verdict else 'FAIL'} — " + "; ".join(checks))
         ok &= verdict
     return lines, ok
+
+
+INT8_KERNELS = ("QLinearConv", "QLinearMatMul", "MatMulIntegerToFloat", "QGemm", "DynamicQuantizeMatMul",
+                "MatMulInteger", "ConvInteger")
+FLOAT_WEIGHTED = ("Conv", "FusedConv", "MatMul", "FusedMatMul", "Gemm")
+
+
+def int8_kernel_note(res: ModelResult) -> str:
+    """How many weighted ops of the int8 model ORT actually runs with integer kernels."""
+    ops = res.ort_graph.get("int8", {}).get("ops")
+    if not ops:
+        return ""
+    quantized = sum(ops.get(op, 0) for op in INT8_KERNELS)
+    floating = sum(ops.get(op, 0) for op in FLOAT_WEIGHTED)
+    return f" [ORT runs {quantized} of {quantized + floating} weighted ops with int8 kernels]"
 
 
 def environment(threads: int) -> dict:
@@ -737,7 +886,8 @@ def environment(threads: int) -> dict:
         "cpu": model_name, "logical_cpus": os.cpu_count(),
         "int8_isa": sorted(f for f in flags if f in ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni",
                                                      "avx_vnni_int8", "amx_int8")),
-        "ort_threads": threads or "default (ORT: one per physical core)", "ort_providers": ort.get_available_providers(),
+        "ort_threads": threads or "default (ORT: one per physical core)",
+        "ort_providers": ort.get_available_providers(),
         "versions": versions, "python": platform.python_version(),
     }
 
@@ -763,17 +913,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", default="1,8", help="comma-separated batch sizes (default 1,8)")
     parser.add_argument("--runs", type=int, default=50, help="timed runs per variant and batch (default 50)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds the runs are split into (default 5)")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="interleaved rounds the runs are split into (default 0: as many as --runs, "
+                             "one timed run per variant and round)")
     parser.add_argument("--exporter", choices=("legacy", "dynamo"), default="legacy")
     parser.add_argument("--image-size", type=int, default=224, help="ResNet input size (default 224)")
     parser.add_argument("--seq", type=int, default=128, help="BERT sequence length (default 128)")
     parser.add_argument("--calib-samples", type=int, default=32, help="int8 calibration samples (default 32)")
-    parser.add_argument("--threads", type=int, default=0, help="ORT intra-op threads (default 0: ORT's default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="ORT intra-op threads (default 0: ORT's default)")
     parser.add_argument("--margin-pct", type=float, default=MARGIN_PCT)
     parser.add_argument("--margin-ms", type=float, default=MARGIN_MS)
     parser.add_argument("--force-export", action="store_true", help="redo the torch exports")
-    parser.add_argument("--no-precision-check", action="store_true", help="skip graphfix.precision.compare_precision")
-    parser.add_argument("--no-ort-graph", action="store_true", help="skip counting the ops of ORT's optimised graphs")
+    parser.add_argument("--no-precision-check", action="store_true",
+                        help="skip graphfix.precision.compare_precision")
+    parser.add_argument("--no-ort-graph", action="store_true",
+                        help="skip counting the ops of ORT's optimised graphs")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--check-goals", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args(argv)
@@ -786,7 +941,8 @@ def main(argv: list[str] | None = None) -> int:
         args.batches = sorted({int(b) for b in args.batches.split(",") if b.strip()})
     except ValueError:
         parser.error("--batches: comma-separated integers, e.g. 1,8")
-    if not args.batches or min(args.batches) < 1 or args.runs < 1 or args.warmup < 0 or args.calib_samples < 1:
+    if (not args.batches or min(args.batches) < 1 or args.runs < 1 or args.warmup < 0
+            or args.calib_samples < 1):
         parser.error("--batches, --runs and --calib-samples must be >= 1, --warmup >= 0")
 
     defs = {"resnet": lambda: resnet_def(args.image_size), "bert": lambda: bert_def(args.seq)}
@@ -796,17 +952,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = [run_model(defs[name](), args) for name in models]
 
-    lines = [f"## ONNX Runtime CPU latency ({env['cpu']}, {env['logical_cpus']} CPUs, onnxruntime "
-             f"{env['versions'].get('onnxruntime')}, ORT_ENABLE_ALL, {args.exporter} export)", ""]
+    lines = [f"## ONNX Runtime CPU latency ({env['cpu']}, {env['logical_cpus']} CPUs with "
+             f"{', '.join(env['int8_isa']) or 'no AVX2'}; onnxruntime {env['versions'].get('onnxruntime')}, "
+             f"ORT_ENABLE_ALL; {args.exporter} export)", ""]
     for res in results:
-        fx = res.build.get("fixed", {})
-        fix_note = (f"fix: {sum(fx['applied'].values())} fixes ({', '.join(f'{k} x{v}' for k, v in sorted(fx['applied'].items()))}), "
-                    f"nodes {fx['nodes_before']} -> {fx['nodes_after']}, Shape {fx['shape_before']} -> {fx['shape_after']}, "
-                    f"verified {fx['verified']}" if fx.get("ok") else f"fix failed: {fx.get('error')}")
-        lines.append(f"- **{res.name}**: {res.description}, {res.export_info.get('params', 0) / 1e6:.1f} M parameters; {fix_note}; "
-                     f"int8 calibration: {res.build.get('int8', {}).get('calibration', '–')}")
-    lines += ["", f"Median and p90 of {args.runs} runs per cell ({args.warmup} warm-up runs, {args.rounds} interleaved "
-              "rounds), one InferenceSession per variant. Accuracy: outputs on the timed inputs vs the original's.", "",
+        calibration = res.build.get("int8", {}).get("calibration", "–").replace(str(REPO_DIR) + os.sep, "")
+        lines.append(f"- **{res.name}**: {res.description}, {res.export_info.get('params', 0) / 1e6:.1f} M "
+                     f"parameters; {fix_note(res.build.get('fixed', {}))}; int8 calibration: {calibration}")
+    rounds = max(1, min(args.rounds or args.runs, args.runs))
+    lines += ["", f"Median and p90 of {args.runs} runs per cell after {args.warmup} warm-up runs, "
+              f"interleaved in {rounds} rounds of {math.ceil(args.runs / rounds)} run(s) per variant; one "
+              "InferenceSession per variant. vs original: paired ratio (median over rounds). Accuracy: "
+              "outputs on the timed inputs vs the original's.", "",
               table(results, args.batches), ""]
     if not args.no_ort_graph:
         lines += ["What ORT runs (op counts of the session's optimised graph):", "", ort_table(results), ""]
@@ -814,8 +971,15 @@ def main(argv: list[str] | None = None) -> int:
         lines.append("graphfix.precision.compare_precision (seeded random inputs, fp16 emulated):")
         for res in results:
             for precision, check in res.precision_checks.items():
-                lines.append(f"- {res.name} {precision}: {'PASS' if check['passed'] else 'FAIL'} — {check['message']}")
+                verdict = "PASS" if check["passed"] else "FAIL"
+                lines.append(f"- {res.name} {precision}: {verdict} — {check['message']}")
         lines.append("")
+    busy = [(r.name, b, share) for r in results for b, share in r.background.items()
+            if share is not None and share > BACKGROUND_WARN]
+    if busy:
+        lines += ["**Warning: the machine was not quiet while timing** (CPU share used by other processes: "
+                  + ", ".join(f"{n} b{b} {share:.0%}" for n, b, share in busy)
+                  + "); the figures are not reliable.", ""]
     goal_lines, all_ok = goals(results, args.batches, args.margin_pct, args.margin_ms)
     lines += ["Goals:", *goal_lines]
     for res in results:
