@@ -135,15 +135,25 @@ def compile_model(
 
     if chosen == "onnxruntime":
         result.engine = Path(engine) if engine is not None else None
+        runtime_model = transformed
+        if precision == "int8":
+            # ONNX Runtime's CPU kernels fuse only its own int8 form (uint8 activations, Q after every op);
+            # the TensorRT form above runs in fp32 there. Same calibration, engine-specific graph.
+            runtime_model = transforms.output_path(base, "int8").with_suffix(".ort.onnx")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", transforms.RandomCalibrationWarning)
+                transforms.to_int8(model, runtime_model, calibration, target="onnxruntime")  # type: ignore[arg-type]
+            result.notices.append(f"ONNX Runtime runs its own int8 form: {runtime_model}")
         if result.engine is not None:
-            _save_optimized(transformed, result.engine)
-        if precision == "fp16" or (result.engine is None and result.precision_check is not None):
+            _save_optimized(runtime_model, result.engine)
+        if precision == "fp16" or (result.engine is None and runtime_model == transformed
+                                   and result.precision_check is not None):
             # ONNX Runtime's CPU kernels compute fp16 ops in fp32, so the honest check of what the fp16
             # graph computes is the transform check (fp16 rounding emulated); no second run.
             result.comparison = result.precision_check  # type: ignore[assignment]
         else:
             result.comparison = transforms.compare_precision(  # type: ignore[assignment]
-                reference, result.engine or transformed, feeds, precision=precision, dtypes=dtypes,
+                reference, result.engine or runtime_model, feeds, precision=precision, dtypes=dtypes,
                 ranges=ranges)
         return result
 

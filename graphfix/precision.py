@@ -707,9 +707,15 @@ def to_int8(
     *,
     per_channel: bool = True,
     op_types: Sequence[str] = INT8_OP_TYPES,
+    target: str = "tensorrt",
 ) -> Path:
     """Write an explicitly quantized (Q/DQ, symmetric int8, zero point 0) copy of ``source`` to ``output``,
     calibrated on ``calibration``. Returns ``output``.
+
+    ``target="onnxruntime"`` writes ONNX Runtime's own CPU form instead (uint8 asymmetric activations,
+    int8 weights, Q/DQ around every op ORT quantizes): ORT's x86 kernels fuse only that form into int8
+    kernels, while the TensorRT form (no Q after Conv, signed activations) runs in fp32 there and is
+    slower than fp32 (bench/latency_bench.py). TensorRT needs the default form.
 
     ``per_channel=False`` quantizes weights per tensor. ``op_types`` are the ops whose inputs get Q/DQ.
     ORT's quantizer holds the whole model in memory; the source is copied into a private folder beside
@@ -738,6 +744,8 @@ def to_int8(
             f"{source}: int8 scales come from random data ({calibration.source}); the model runs but its "
             "accuracy on real inputs will be poor. Give calibration data (a .npz keyed by input name, or a "
             "folder of .npy/.npz files)"), stacklevel=2)
+    if target not in ("tensorrt", "onnxruntime"):
+        raise UsageError(f"int8 target {target!r}: expected 'tensorrt' or 'onnxruntime'")
     signature = _io_signature(proto)
     external = bool(_external_locations(proto)) or _weight_bytes(proto) > EMBED_LIMIT_BYTES
 
@@ -765,12 +773,17 @@ def to_int8(
             # Not "CalibMaxIntermediateOutputs": in ORT 1.32 it discards what it collected without
             # computing ranges first. MinMax keeps only per-tensor min/max scalars per batch anyway.
         }
+        activations = QuantType.QInt8
+        quantized_ops: list[str] | None = list(op_types)
+        if target == "onnxruntime":
+            activations, quantized_ops = QuantType.QUInt8, None
+            options = {"QDQOpTypePerChannelSupportToAxis": {"MatMul": -1}}
         try:
             with _quiet_quantization():
                 quantize_static(
                     str(staged_source), str(staged_output), Reader(), quant_format=QuantFormat.QDQ,
-                    op_types_to_quantize=list(op_types), per_channel=per_channel, reduce_range=False,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    op_types_to_quantize=quantized_ops, per_channel=per_channel, reduce_range=False,
+                    activation_type=activations, weight_type=QuantType.QInt8,
                     calibrate_method=CalibrationMethod.MinMax, use_external_data_format=external,
                     extra_options=options)
         except GraphfixError:
@@ -782,7 +795,8 @@ def to_int8(
                                      _META_RANDOM: "true" if calibration.random else "false"})
 
         def check(staged: Path) -> None:
-            _check_written(staged, signature, "int8")
+            # The TensorRT rules (zero point 0, symmetric scales) apply to the TensorRT form only.
+            _check_written(staged, signature, "int8" if target == "tensorrt" else "int8 (onnxruntime)")
 
         save_model(model, output, external=external, check=check)
         return output

@@ -51,8 +51,13 @@ def test_compile_int8_with_calibration_and_json(sample: Path, tmp_path: Path, ca
     assert {o["batch"] for o in report["comparison"]["outputs"]} == {1, 8}
     assert all(o["cosine"] >= 0.98 for o in report["comparison"]["outputs"])
     assert engine.exists() and (tmp_path / "detector.int8.onnx").exists()
-    qdq = onnx.load(tmp_path / "detector.int8.onnx")
+    qdq = onnx.load(tmp_path / "detector.int8.onnx")  # the TensorRT form: symmetric, zero point 0
     assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in qdq.graph.node}
+    assert report["precision_check"]["passed"] is True
+    # ONNX Runtime runs its own form: uint8 activations, which its x86 int8 kernels fuse.
+    runtime = onnx.load(tmp_path / "detector.int8.ort.onnx")
+    zero_points = [i for i in runtime.graph.initializer if i.name.endswith("zero_point")]
+    assert any(z.data_type == onnx.TensorProto.UINT8 for z in zero_points)
 
 
 def test_int8_without_calibration_says_accuracy_will_be_poor(sample: Path, capsys):
