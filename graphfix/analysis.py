@@ -30,8 +30,8 @@ import onnx.shape_inference
 import onnx_ir as ir
 from onnx import numpy_helper
 
-from graphfix.evaluator import MAX_ELEMENTS, NotEvaluable, attribute, constant_value, evaluate, is_shape_like
-from graphfix.graphutil import node_label, topological_order
+from graphfix.evaluator import NotEvaluable, attribute, constant_value, evaluate, is_shape_like
+from graphfix.graphutil import topological_order
 from graphfix.loading import LoadedModel, default_opset
 
 # Two odd batch sizes give the linear extrapolation; the even one catches what only parity changes

@@ -8,7 +8,7 @@ large model); anything else falls back to ONNX's reference implementation, one n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
