@@ -342,7 +342,9 @@ def analyse(
 
     graph = loaded.model.graph
     pinned = dict(input_shapes or {})
-    initializer_values = set(graph.initializers.values())
+    # An initializer listed as a graph input is only a default: callers may feed another value, so it is
+    # a run-time input (shape known from the initializer, value unknown), never folded.
+    initializer_values = set(graph.initializers.values()) - set(graph.inputs)
     real_inputs = [v for v in graph.inputs if v not in initializer_values]
     unknown = set(pinned) - {v.name for v in real_inputs}
     if unknown:
@@ -356,7 +358,8 @@ def analyse(
     batch_declared = False
     for value in real_inputs:
         if value.shape is None:
-            unshaped.append(value.name)
+            if value.const_value is None:
+                unshaped.append(value.name)
             continue
         declared = list(value.shape)
         user = pinned.get(value.name)
@@ -383,11 +386,14 @@ def analyse(
 
     symbols = sorted({d for dims in input_dims.values() for d in dims if isinstance(d, str) and d != BATCH})
     has_batch = any(BATCH in dims for dims in input_dims.values())
-    base = {s: DIM_PROBES[0] for s in symbols}
+    # Each symbol gets its own sizes (multiples of 64, so strided CNNs stay valid), and the dim probe
+    # scales them unevenly: S - T or S / T of two independent dims is never mistaken for a constant.
+    base = {s: DIM_PROBES[0] + 64 * index for index, s in enumerate(symbols)}
+    moved = {s: 2 * size + 64 * (index % 2) for index, (s, size) in enumerate(base.items())}
     # Without a batch every batch probe is the same (indices stay stable: the dim probe comes last).
     probes = [Probe(batch if has_batch else BATCH_PROBES[0], base) for batch in BATCH_PROBES]
     if symbols:
-        probes.append(Probe(BATCH_PROBES[0], {s: DIM_PROBES[1] for s in symbols}))
+        probes.append(Probe(BATCH_PROBES[0], moved))
 
     for value in graph.outputs:
         if value.shape is None:
@@ -436,6 +442,11 @@ class _Walker:
             facts[value] = Facts(dtype, [shape] * self.count, [array] * self.count)
         for value in self.inputs:
             dims = self.analysis.input_dims.get(value.name)
+            if dims is None and value.const_value is not None:  # an overridable default
+                shape = tuple(int(d) for d in value.const_value.shape)
+                facts[value] = Facts(int(value.const_value.dtype.value), [shape] * self.count,
+                                     [None] * self.count, runtime=True)
+                continue
             shapes: list[Shape | None] = []
             for probe in self.analysis.probes:
                 if dims is None:

@@ -103,7 +103,7 @@ class Editor:
         return name
 
     def _set_dims(self, plan: SetDims) -> None:
-        plan.value.shape = ir.Shape([d if isinstance(d, int) else ir.SymbolicDim(d) for d in plan.dims])
+        plan.value.shape = ir.Shape([d if isinstance(d, int) else ir.SymbolicDim(d) for d in plan.dims])  # type: ignore[arg-type]
 
     def constant(self, array: np.ndarray, hint: str) -> ir.Value:
         name = self._unique("graphfix/" + re.sub(r"[^A-Za-z0-9_./-]", "_", hint).strip("/"))

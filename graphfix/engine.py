@@ -59,15 +59,21 @@ class SetInputs:
         return f"{node_label(self.node)}: " + ", ".join(parts)
 
 
+def declared_dim(dim: int | ir.SymbolicDim) -> int | str | None:
+    """A declared dim as plan data: its size, its symbol's name, or None for an unnamed dynamic dim."""
+    return dim if isinstance(dim, int) else dim.value  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class SetDims:
-    """Set the declared dims of a graph input or output (ints pin, strings name a dynamic dim)."""
+    """Set the declared dims of a graph input or output (ints pin, strings name a dynamic dim, None
+    leaves it dynamic and unnamed)."""
 
     value: ir.Value
-    dims: tuple[int | str, ...]
+    dims: tuple[int | str | None, ...]
 
     def describe(self) -> str:
-        return f"{self.value.name}: [{', '.join(str(d) for d in self.dims)}]"
+        return f"{self.value.name}: [{', '.join('?' if d is None else str(d) for d in self.dims)}]"
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ def attribute(node: ir.Node, name: str, default: Any = None) -> Any:
     attr = node.attributes.get(name)
     if attr is None:
         return default
+    if attr.is_ref():  # a function body's reference to its caller's attribute: not known here
+        raise NotEvaluable(f"attribute {name} refers to the caller's")
     value = attr.value
     if attr.type is ir.AttributeType.TENSOR:
         return value.numpy()
@@ -106,10 +108,14 @@ def _slice(node: ir.Node, v: list[Array | None], opset: int) -> Array:
         size = data.shape[axis]
         start, end, step = int(start), int(end), int(step)
         # numpy treats huge ends the same as ONNX (clamped); negative huge ends need clamping to -size-1.
-        start = max(min(start, size), -size)
-        end = max(min(end, size), -size - 1)
-        if end == -size - 1:
-            end = None  # type: ignore[assignment]
+        if step > 0:  # ONNX clamps starts/ends into [0, size] for positive steps
+            start = min(max(start + size if start < 0 else start, 0), size)
+            end = min(max(end + size if end < 0 else end, 0), size)
+        else:  # and starts into [0, size - 1], ends into [-1, size - 1] for negative ones
+            start = min(max(start + size if start < 0 else start, 0), size - 1)
+            end = min(max(end + size if end < 0 else end, -1), size - 1)
+            if end == -1:  # "before the first element", which a Python slice spells as None
+                end = None  # type: ignore[assignment]
         index[axis] = slice(start, end, step)
     return data[tuple(index)]
 
@@ -118,8 +124,10 @@ def _reduce(fn: Callable[..., Array], axes_switch: int) -> Evaluate:
     def run(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
         axes = _axes(node, v, 1, axes_switch, opset)
         keepdims = bool(attribute(node, "keepdims", 1))
-        if axes is None and attribute(node, "noop_with_empty_axes", 0):
-            return [v[0]]  # type: ignore[list-item]
+        if not axes:  # absent or empty: every axis, unless noop_with_empty_axes
+            if attribute(node, "noop_with_empty_axes", 0):
+                return [v[0]]  # type: ignore[list-item]
+            axes = None
         data = v[0]
         return [np.asarray(fn(data, axis=None if axes is None else tuple(axes), keepdims=keepdims), dtype=data.dtype)]
 

@@ -151,7 +151,8 @@ def slice_input(analysis: Analysis, node: ir.Node, index: int) -> Rewrite:
             continue
         axis = axes[position] % len(in_shapes[0])
         ends = [int(np.asarray(v).reshape(-1)[position]) for v in facts.values]  # type: ignore[union-attr]
-        if kind is not Kind.BATCH or any(e < s[axis] for e, s in zip(ends, in_shapes)):
+        # Only an end that *is* the dim at every probe means "to the end" at every batch size.
+        if kind is not Kind.BATCH or any(e != s[axis] for e, s in zip(ends, in_shapes)):
             return _fail("a slice end follows the batch without meaning 'to the end'")
         result[position] = INT64_MAX
     return Rewrite(result.astype(np.asarray(facts.values[0]).dtype))

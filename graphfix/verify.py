@@ -212,7 +212,11 @@ def compare(
                 metadata.add(name, dtypes[name], shape)
             loader = DataLoader(seed=seed + batch, iterations=1, input_metadata=metadata,
                                 val_range={name: ranges[name] for name in shapes if name in ranges} or None)
-            feeds.extend(dict(feed) for feed in loader)
+            try:
+                feeds.extend(dict(feed) for feed in loader)
+            except Exception as error:  # e.g. string inputs, which have no random data
+                return Verification(False, batches, [], f"cannot verify: no random data for these inputs "
+                                    f"({type(error).__name__}: {error}); pass --no-verify")
         runners = [OnnxrtRunner(lazy_session(label, path), name=label)
                    for label, path in (("original", original), ("fixed", candidate))]
         try:
@@ -233,8 +237,9 @@ def compare(
             for iterations in pairs.values():
                 for batch, compared in zip(batches, iterations):
                     for name, result in compared.items():
-                        outputs.append(OutputError(name, batch, float(result.max_absdiff),
-                                                   float(result.max_reldiff), bool(result)))
+                        # Polygraphy gives a plain False (no error statistics) when shapes differ.
+                        outputs.append(OutputError(name, batch, float(getattr(result, "max_absdiff", np.inf)),
+                                                   float(getattr(result, "max_reldiff", np.inf)), bool(result)))
         for batch, originals, fixed in zip(batches, results[0][1], results[1][1]):
             for name in originals.keys():
                 if name in fixed.keys() and originals[name].shape != fixed[name].shape:

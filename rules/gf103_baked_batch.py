@@ -37,7 +37,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.analysis import Analysis, Kind
-from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims, SetInputs
+from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims, SetInputs, declared_dim
 from graphfix.graphutil import node_label
 from graphfix.rewrites import baked_reshape_target
 
@@ -88,14 +88,14 @@ class BakedBatch(Rule):
     def check_outputs(self, ctx: Context) -> Iterator[Finding]:
         """Outputs declared with the export batch although they follow the batch."""
         analysis = ctx.analysis
-        symbol = next((str(v.shape[0]) for v in ctx.model.graph.inputs  # type: ignore[index]
+        symbol = next((declared_dim(v.shape[0]) or "batch" for v in ctx.model.graph.inputs  # type: ignore[index]
                        if v.shape is not None and len(v.shape) and not isinstance(v.shape[0], int)), "batch")
         for value in ctx.model.graph.outputs:
             if value.shape is None or not len(value.shape) or not isinstance(value.shape[0], int):
                 continue
             if analysis.dim_kind(value, 0) is not Kind.BATCH:
                 continue
-            dims = (symbol, *(d if isinstance(d, int) else str(d) for d in value.shape[1:]))
+            dims = (symbol, *(declared_dim(d) for d in value.shape[1:]))
             yield self.finding(f"output {value.name!r} declares dim 0 as {value.shape[0]} but it follows the "
                                f"batch; fixable as {symbol!r}", None, fix=(SetDims(value, dims),))
 

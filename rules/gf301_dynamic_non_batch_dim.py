@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from graphfix.analysis import Kind
-from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims
+from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims, declared_dim
 
 
 class DynamicNonBatchDim(Rule):
@@ -60,10 +60,8 @@ class DynamicNonBatchDim(Rule):
                     continue
                 seen_inputs.add(value.name)
                 declared = list(value.shape)  # type: ignore[arg-type]
-                dims = tuple(
-                    d if (axis == 0 and not isinstance(d, int)) else (user[axis] if not isinstance(d, int) else d)
-                    for axis, d in enumerate(declared))
-                dims = tuple(str(d.value) if hasattr(d, "value") and not isinstance(d, int) else d for d in dims)
+                dims = tuple(declared_dim(d) if axis == 0 or isinstance(d, int) else user[axis]
+                             for axis, d in enumerate(declared))
                 plan = SetDims(value, dims)  # type: ignore[arg-type]
                 yield self.finding(f"{where}; fixable by pinning {plan.describe()}", None, fix=(plan,),
                                    safety=Safety.NEEDS_SHAPE)
@@ -72,8 +70,7 @@ class DynamicNonBatchDim(Rule):
             where = f"output {value.name!r} dim {dim.axis} ({dim.symbol!r}) is declared dynamic"
             if kind is Kind.CONSTANT:
                 size = analysis.shape(value)[dim.axis]  # type: ignore[index]
-                dims = tuple(str(d.value) if not isinstance(d, int) and axis == 0 else
-                             (size if axis == dim.axis else (d if isinstance(d, int) else str(d.value)))
+                dims = tuple(size if axis == dim.axis else declared_dim(d)
                              for axis, d in enumerate(value.shape))  # type: ignore[union-attr, arg-type]
                 yield self.finding(f"{where} but is always {size}; fixable as {size}", None,
                                    fix=(SetDims(value, dims),))  # type: ignore[arg-type]

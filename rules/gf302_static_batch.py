@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from graphfix.analysis import Kind, analyse
-from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims
+from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims, declared_dim
 from graphfix.graphutil import node_label
 from graphfix.rules.gf103_baked_batch import baked_origins
 
@@ -64,7 +64,7 @@ class StaticBatch(Rule):
                       f"outputs {', '.join(bad_outputs)} do not follow dim 0 of the inputs")
             yield self.finding(f"{what}; not fixable: {reason}", None, reason=reason)
             return
-        plans = [SetDims(v, ("batch", *v.shape[1:])) for v in inputs]  # type: ignore[misc, index]
-        plans += [SetDims(v, ("batch", *v.shape[1:])) for v in outputs]  # type: ignore[misc, index]
+        plans = [SetDims(v, ("batch", *(declared_dim(d) for d in v.shape[1:])))  # type: ignore[index, union-attr]
+                 for v in [*inputs, *outputs]]
         yield self.finding(f"{what}; fixable with --dynamic-batch (nothing bakes the batch)", None,
                            fix=tuple(plans), safety=Safety.NEEDS_DYNAMIC_BATCH)
