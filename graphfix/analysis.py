@@ -344,7 +344,9 @@ def analyse(
     pinned = dict(input_shapes or {})
     # An initializer listed as a graph input is only a default: callers may feed another value, so it is
     # a run-time input (shape known from the initializer, value unknown), never folded.
-    initializer_values = set(graph.initializers.values()) - set(graph.inputs)
+    initializer_values = set(graph.initializers.values())
+    if (loaded.model.ir_version or 0) >= 4:  # before IR 4 every initializer had to be listed as an input
+        initializer_values -= set(graph.inputs)
     real_inputs = [v for v in graph.inputs if v not in initializer_values]
     unknown = set(pinned) - {v.name for v in real_inputs}
     if unknown:
@@ -420,7 +422,8 @@ class _Walker:
         self.inputs = inputs
         self.initializers = initializers
         self.count = len(analysis.probes)
-        self.opset_imports = [onnx.helper.make_opsetid(domain, version)
+        # "ai.onnx" is the default domain spelled out; ONNX's shape inference only knows it as "".
+        self.opset_imports = [onnx.helper.make_opsetid("" if domain == "ai.onnx" else domain, version)
                               for domain, version in analysis.model.opset_imports.items()]
         self.schemas: dict[tuple[str, str], onnx.defs.OpSchema | None] = {}
         self.functions = {(f.domain, f.name) for f in analysis.model.functions.values()}
@@ -461,6 +464,14 @@ class _Walker:
     # -- per node ---------------------------------------------------------------------------------
 
     def visit(self, node: ir.Node) -> None:
+        try:
+            self._visit(node)
+        except Exception as error:  # one odd node must not stop the analysis of the rest
+            self.unknown_outputs(node, runtime=True)
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            self.analysis.issues.append(Issue(node, "inference-failed", f"not analysed: {message}"))
+
+    def _visit(self, node: ir.Node) -> None:
         facts = self.analysis.facts
         inputs = [facts.get(v) if v is not None else None for v in node.inputs]
         missing = [v for v, f in zip(node.inputs, inputs) if v is not None and f is None]
@@ -619,7 +630,8 @@ class _Walker:
         domain = "" if node.domain == "ai.onnx" else node.domain
         key = (domain, node.op_type)
         if key not in self.schemas:
-            version = self.analysis.model.opset_imports.get(domain, self.analysis.model.opset_imports.get(node.domain))
+            imports = self.analysis.model.opset_imports
+            version = (imports.get("", imports.get("ai.onnx")) if domain == "" else imports.get(domain))
             try:
                 self.schemas[key] = onnx.defs.get_schema(node.op_type, version or 1, domain) if version else None
             except onnx.defs.SchemaError:
@@ -664,7 +676,8 @@ class _Walker:
         self, node: ir.Node, inputs: list[Facts | None], shapes: list[list[Shape | None]], standard: bool
     ) -> None:
         """Record the first node where shapes stop being known, so lint can say why."""
-        if all(s is not None and None not in s for probe in shapes for s in probe):
+        named = [index for index, output in enumerate(node.outputs) if output.name]  # "" = omitted output
+        if all(probe[i] is not None and None not in probe[i] for probe in shapes for i in named if i < len(probe)):
             return
         inputs_known = all(f is None or all(s is not None and None not in s for s in f.shapes) for f in inputs)
         if not inputs_known:

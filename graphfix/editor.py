@@ -111,6 +111,8 @@ class Editor:
         value = ir.Value(name=name, shape=ir.Shape(array.shape), type=ir.TensorType(tensor.dtype),
                          const_value=tensor)
         self.graph.register_initializer(value)
+        if (self.model.ir_version or 0) < 4:  # IR 3 requires every initializer to be a graph input
+            self.graph.inputs.append(value)
         return value
 
     def cleanup(self) -> int:

@@ -1,7 +1,7 @@
 import numpy as np
 from graphs import SCALE_BY_SHAPE, VIEW_SIZE0, findings, parse
 
-from graphfix.engine import BatchShape, Safety
+from graphfix.engine import BatchShape, Safety, SetInputs
 
 
 def test_view_size0_chain_is_found_and_fixable_as_minus_one():
@@ -128,3 +128,39 @@ def test_value_that_only_changes_with_the_batch_parity_is_not_a_constant():
         y = Add (x, f)
     }""")
     assert findings(model, "GF101") == []
+
+
+def test_difference_of_two_dynamic_dims_is_not_a_constant():
+    # S - T is 0 if both dynamic dims were probed with the same size.
+    model = parse("""
+    agraph (float[N, S, 4] x, float[N, T, 4] y) => (float[N, A, 4] z) {
+        sx = Shape(x)
+        sy = Shape(y)
+        i1 = Constant <value = int64[1] {1}> ()
+        gx = Gather <axis = 0> (sx, i1)
+        gy = Gather <axis = 0> (sy, i1)
+        d = Sub (gx, gy)
+        zero = Constant <value = int64[1] {0}> ()
+        z = Slice (x, zero, d, i1)
+    }""")
+    assert [f for f in findings(model, "GF101") if f.fixable] == []
+
+
+def test_initializer_listed_as_input_is_not_folded():
+    model = parse("""
+    agraph (float[N, 4, 6] x, int64[3] t) => (float[N, A, B] y) <int64[3] t = {0, -1, 4}> {
+        y = Reshape (x, t)
+    }""")
+    assert findings(model, "GF102") == [] and findings(model, "GF101") == []
+
+
+def test_slice_end_equal_to_the_batch_is_not_to_the_end():
+    # x[:, :N] keeps N of x.size(1) rows: never "to the end".
+    model = parse("""
+    agraph (float[N, 8, 4] x) => (float[N, A, 4] y) {
+        b = Shape <start = 0, end = 1> (x)
+        zero = Constant <value = int64[1] {0}> ()
+        one = Constant <value = int64[1] {1}> ()
+        y = Slice (x, zero, b, one)
+    }""")
+    assert all(not (f.fixable and isinstance(f.fix[0], SetInputs)) for f in findings(model, "GF101"))

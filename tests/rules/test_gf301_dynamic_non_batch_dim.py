@@ -35,3 +35,14 @@ def test_output_dim_left_symbolic_but_constant_is_fixable():
 
 def test_only_a_dynamic_batch_is_clean():
     assert findings(parse(DYNAMIC_HW.replace("H, W", "8, 8")), "GF301") == []
+
+
+def test_unnamed_dims_stay_unnamed():
+    model = parse("""
+    agraph (float[N, 4, 8, 8] x) => (float[N, F] y) {
+        t = Constant <value = int64[2] {-1, 256}> ()
+        y = Reshape (x, t)
+    }""")
+    model.graph.output[0].type.tensor_type.shape.dim[0].ClearField("dim_param")
+    [finding] = findings(model, "GF301")
+    assert finding.fix[0].dims == (None, 256)
