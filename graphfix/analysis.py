@@ -219,15 +219,6 @@ class Analysis:
         flat = [np.asarray(v).reshape(-1) for v in facts.values]  # type: ignore[arg-type]
         return "[" + ", ".join(self._describe_entry([f[i] for f in flat]) for i in range(flat[0].size)) + "]"
 
-    def describe_dims(self, value: ir.Value) -> str:
-        facts = self.facts[value]
-        if any(s is None for s in facts.shapes):
-            return "[?]"
-        rank = len(facts.shapes[0])  # type: ignore[arg-type]
-        return "[" + ", ".join(
-            self._describe_entry([s[i] for s in facts.shapes]) for i in range(rank)  # type: ignore[index]
-        ) + "]"
-
     def _describe_entry(self, items: list[object]) -> str:
         if any(item is None for item in items):
             return "?"
@@ -288,9 +279,6 @@ class Analysis:
         if len(sources) > 2:
             shown += f" and {len(sources) - 2} more"
         return f"computed at run time from {shown} by {len(nodes)} node{'s' if len(nodes) != 1 else ''}"
-
-    def consumers(self, value: ir.Value) -> list[ir.Node]:
-        return [use.node for use in value.uses()] if hasattr(value, "uses") else list(value.consumers())
 
 
 def _format_number(number: object) -> str:

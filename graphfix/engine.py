@@ -12,7 +12,7 @@ import enum
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -305,7 +305,3 @@ def lint_loaded(
     findings = run_rules(ctx, all_rules(), select, ignore)
     report = Report(loaded.label, findings, nodes=len(analysis.order), seconds=time.perf_counter() - start)
     return report, ctx
-
-
-def iter_selected(findings: Iterable[Finding], safeties: set[Safety]) -> Iterator[Finding]:
-    return (f for f in findings if f.fixable and f.safety in safeties)
