@@ -9,7 +9,7 @@ import onnx
 import onnx.parser
 
 import graphfix
-from graphfix.engine import Finding
+from graphfix.linting import Finding
 
 
 def parse(text: str, opset: int = 17) -> onnx.ModelProto:

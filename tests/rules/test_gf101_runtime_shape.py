@@ -1,7 +1,7 @@
 import numpy as np
 from graphs import SCALE_BY_SHAPE, VIEW_SIZE0, findings, parse
 
-from graphfix.engine import BatchShape, Safety, SetInputs
+from graphfix.linting import BatchShape, Safety, SetInputs
 
 
 def test_view_size0_chain_is_found_and_fixable_as_minus_one():

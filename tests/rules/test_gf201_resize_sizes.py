@@ -1,6 +1,6 @@
 from graphs import RESIZE_SIZES, findings, parse
 
-from graphfix.engine import Safety
+from graphfix.linting import Safety
 
 
 def test_sizes_from_the_input_shape_become_constant_scales():

@@ -1,0 +1,5 @@
+"""Compile backends: each turns a (fixed, precision-transformed) ONNX model into something that runs.
+
+- :mod:`.tensorrt`: TensorRT engines through Polygraphy's loaders (TensorRT imported only to build or run);
+- :mod:`.onnxruntime`: ONNX Runtime, which runs everywhere (an optimised model file on request).
+"""
