@@ -165,7 +165,7 @@ def compile(  # noqa: A001 - the verb users know from the CLI
     """
     from graphfix.compiling import compile_model
 
-    return compile_model(model, precision=precision, backend=backend, reference=reference, output_base=output_base,
+    return compile_model(Path(model), precision=precision, backend=backend, reference=reference, output_base=output_base,
                          engine=engine, max_batch=max_batch, opt_batch=opt_batch, calib_data=calib_data,
                          input_shapes=input_shapes, input_ranges=input_ranges, workspace_bytes=workspace_bytes,
                          optimization_level=optimization_level)
@@ -182,4 +182,4 @@ def load(path: str | os.PathLike[str]) -> Runner:
     """
     from graphfix.compiling.runner import load as load_runner
 
-    return load_runner(path)
+    return load_runner(Path(path))

@@ -36,7 +36,7 @@ import os
 import pathlib
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import onnx_ir as ir
@@ -229,12 +229,12 @@ def _export_dynamo(
 
     # dynamic_shapes is given positionally (a tuple matching args), so it does not depend on the
     # forward parameter names, which need not match the graph input names.
-    def shapes(make: Any) -> tuple[Any, ...]:
+    def shapes(make: Callable[[str], Any]) -> tuple[Any, ...]:
         return tuple({ax: make(dn) for ax, dn in axes[n].items()} if n in axes else None for n in names)
 
     # 2. The string form: torch uses Dim.DYNAMIC and renames the axes itself. 3. Dim.AUTO never fails
     # on specialisation; what it specialises is re-declared dynamic by _declare_dynamic_inputs.
-    attempts = (
+    attempts: tuple[tuple[str, Callable[[], tuple[Any, ...]]], ...] = (
         ("named Dim", lambda: shapes(named)),
         ("string (Dim.DYNAMIC)", lambda: shapes(lambda dn: dn)),
         ("Dim.AUTO", lambda: shapes(lambda dn: torch.export.Dim.AUTO)),

@@ -53,16 +53,17 @@ class DynamicNonBatchDim(Rule):
         for dim in analysis.dynamic_dims:
             value = dim.value
             if not dim.is_output:
-                user = pinned.get(value.name)
+                name = value.name or ""
+                user = pinned.get(name)
                 where = f"input {value.name!r} dim {dim.axis} ({dim.symbol!r}) is dynamic"
                 if user is None:
                     reason = "give its size with --input-shape (graphfix never guesses one)"
                     yield self.finding(f"{where}; pin it with --input-shape {value.name}:...", None,
                                        reason=reason)
                     continue
-                if value.name in seen_inputs or value.shape is None:
+                if name in seen_inputs or value.shape is None:
                     continue
-                seen_inputs.add(value.name)
+                seen_inputs.add(name)
                 dims = tuple(declared_dim(d) if axis == 0 or isinstance(d, int) else user[axis]
                              for axis, d in enumerate(value.shape))
                 plan = SetDims(value, dims)

@@ -43,7 +43,7 @@ class StaticBatch(Rule):
         if static is None:
             ctx.skip(None, "an input has a dynamic batch, or an input has no static dim 0")
             return
-        names = ", ".join(v.name for v in static.inputs)
+        names = ", ".join(v.name or "" for v in static.inputs)
         what = f"the batch is static (dim 0 = {'/'.join(map(str, static.batches))} on {names})"
         if static.reason is not None:
             # Refused, and marked with what a fix would need: fix(dynamic_batch=True) reports this reason.

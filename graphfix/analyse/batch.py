@@ -121,7 +121,7 @@ class BatchFacts:
         blockers = sorted({node_label(n) for n in assumed.batch.baked_origins})
         failed = sorted({node_label(i.node) for i in assumed.issues if i.kind != "data-dependent"})
         outputs = [v for v in graph.outputs if v.shape is not None and len(v.shape) > 0]
-        bad_outputs = [v.name for v in outputs if assumed.dim_kind(v, 0) is not Kind.BATCH]
+        bad_outputs = [v.name or "" for v in outputs if assumed.dim_kind(v, 0) is not Kind.BATCH]
         return StaticBatch(tuple(sorted({int(d) for d in first_dims if isinstance(d, int)})), tuple(inputs),
                            tuple(outputs), tuple(blockers), tuple(failed), tuple(bad_outputs))
 

@@ -8,7 +8,7 @@ large model); anything else falls back to ONNX's reference implementation, one n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,37 @@ import onnx_ir as ir
 MAX_ELEMENTS = 4096
 
 Array = np.ndarray
-Evaluate = Callable[[ir.Node, list[Array | None], int], list[Array]]
+
+
+class Values:
+    """A node's input values; None marks an omitted optional input (reading it is not evaluable)."""
+
+    def __init__(self, values: Sequence[Array | None]) -> None:
+        self._values = list(values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, index: int) -> Array:
+        value = self._values[index]
+        if value is None:
+            raise NotEvaluable(f"input {index} is omitted")
+        return value
+
+    def optional(self, index: int) -> Array | None:
+        """Input ``index``, or None when it is omitted or absent."""
+        return self._values[index] if index < len(self._values) else None
+
+    def tail(self, start: int) -> list[Array]:
+        """Inputs ``start`` and after (none may be omitted)."""
+        return [self[index] for index in range(start, len(self._values))]
+
+    def present(self) -> list[Array]:
+        """The inputs that are not omitted."""
+        return [value for value in self._values if value is not None]
+
+
+Evaluate = Callable[[ir.Node, Values, int], list[Array]]
 
 
 # Float tensors above this size are weights (embedding tables, masks of a model's maximum length): the
@@ -71,10 +101,11 @@ def constant_value(node: ir.Node) -> Array | None:
     return None
 
 
-def _axes(node: ir.Node, values: list[Array | None], index: int, opset_switch: int, opset: int) -> list[int] | None:
+def _axes(node: ir.Node, values: Values, index: int, opset_switch: int, opset: int) -> list[int] | None:
     if opset >= opset_switch:
-        if len(values) > index and values[index] is not None:
-            return [int(a) for a in np.asarray(values[index]).reshape(-1)]
+        given = values.optional(index)
+        if given is not None:
+            return [int(a) for a in np.asarray(given).reshape(-1)]
         return None
     axes = attribute(node, "axes")
     return None if axes is None else [int(a) for a in axes]
@@ -85,16 +116,16 @@ def _int_div(a: Array, b: Array) -> Array:
         if np.any(b == 0):
             raise NotEvaluable("integer division by zero")
         quotient = np.abs(a) // np.abs(b)  # ONNX integer Div truncates toward zero
-        return (quotient * np.sign(a) * np.sign(b)).astype(a.dtype)
+        return np.asarray(quotient * np.sign(a) * np.sign(b)).astype(a.dtype)
     return np.asarray(a / b, dtype=a.dtype)
 
 
-def _slice(node: ir.Node, v: list[Array | None], opset: int) -> Array:
+def _slice(node: ir.Node, v: Values, opset: int) -> Array:
     data = v[0]
     if opset >= 10:
         starts, ends = v[1], v[2]
-        axes = v[3] if len(v) > 3 and v[3] is not None else None
-        steps = v[4] if len(v) > 4 and v[4] is not None else None
+        axes = v.optional(3)
+        steps = v.optional(4)
     else:
         starts, ends = attribute(node, "starts"), attribute(node, "ends")
         axes, steps = attribute(node, "axes"), None
@@ -103,10 +134,10 @@ def _slice(node: ir.Node, v: list[Array | None], opset: int) -> Array:
     axes = np.arange(len(starts)) if axes is None else np.asarray(axes).reshape(-1)
     steps = np.ones(len(starts), dtype=np.int64) if steps is None else np.asarray(steps).reshape(-1)
     index: list[slice] = [slice(None)] * data.ndim
-    for start, end, axis, step in zip(starts, ends, axes, steps):
-        axis = int(axis) % data.ndim
+    for start_entry, end_entry, axis_entry, step_entry in zip(starts, ends, axes, steps):
+        axis = int(axis_entry) % data.ndim
         size = data.shape[axis]
-        start, end, step = int(start), int(end), int(step)
+        start, end, step = int(start_entry), int(end_entry), int(step_entry)
         # numpy treats huge ends the same as ONNX (clamped); negative huge ends need clamping to -size-1.
         if step > 0:  # ONNX clamps starts/ends into [0, size] for positive steps
             start = min(max(start + size if start < 0 else start, 0), size)
@@ -114,19 +145,18 @@ def _slice(node: ir.Node, v: list[Array | None], opset: int) -> Array:
         else:  # and starts into [0, size - 1], ends into [-1, size - 1] for negative ones
             start = min(max(start + size if start < 0 else start, 0), size - 1)
             end = min(max(end + size if end < 0 else end, -1), size - 1)
-            if end == -1:  # "before the first element", which a Python slice spells as None
-                end = None  # type: ignore[assignment]
-        index[axis] = slice(start, end, step)
-    return data[tuple(index)]
+        # -1 with a negative step is "before the first element", which a Python slice spells as None.
+        index[axis] = slice(start, None if step < 0 and end == -1 else end, step)
+    return np.asarray(data[tuple(index)])
 
 
 def _reduce(fn: Callable[..., Array], axes_switch: int) -> Evaluate:
-    def run(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+    def run(node: ir.Node, v: Values, opset: int) -> list[Array]:
         axes = _axes(node, v, 1, axes_switch, opset)
         keepdims = bool(attribute(node, "keepdims", 1))
         if not axes:  # absent or empty: every axis, unless noop_with_empty_axes
             if attribute(node, "noop_with_empty_axes", 0):
-                return [v[0]]  # type: ignore[list-item]
+                return [v[0]]
             axes = None
         data = v[0]
         return [np.asarray(fn(data, axis=None if axes is None else tuple(axes), keepdims=keepdims), dtype=data.dtype)]
@@ -135,7 +165,7 @@ def _reduce(fn: Callable[..., Array], axes_switch: int) -> Evaluate:
 
 
 def _binary(fn: Callable[[Array, Array], Array], keep_dtype: bool = True) -> Evaluate:
-    def run(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+    def run(node: ir.Node, v: Values, opset: int) -> list[Array]:
         a, b = v[0], v[1]
         result = np.asarray(fn(a, b))
         return [result.astype(a.dtype) if keep_dtype else result]
@@ -148,16 +178,16 @@ def _unary(fn: Callable[[Array], Array]) -> Evaluate:
 
 
 def _variadic(fn: Callable[[Array, Array], Array]) -> Evaluate:
-    def run(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+    def run(node: ir.Node, v: Values, opset: int) -> list[Array]:
         result = v[0]
-        for other in v[1:]:
+        for other in v.tail(1):
             result = fn(result, other)
         return [np.asarray(result).astype(v[0].dtype)]
 
     return run
 
 
-def _gather(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _gather(node: ir.Node, v: Values, opset: int) -> list[Array]:
     data, indices = v[0], v[1]
     axis = int(attribute(node, "axis", 0))
     size = data.shape[axis]
@@ -167,7 +197,7 @@ def _gather(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
     return [np.take(data, indices, axis=axis)]
 
 
-def _unsqueeze(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _unsqueeze(node: ir.Node, v: Values, opset: int) -> list[Array]:
     axes = _axes(node, v, 1, 13, opset)
     data = v[0]
     rank = data.ndim + len(axes or [])
@@ -177,7 +207,7 @@ def _unsqueeze(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
     return [result]
 
 
-def _squeeze(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _squeeze(node: ir.Node, v: Values, opset: int) -> list[Array]:
     axes = _axes(node, v, 1, 13, opset)
     data = v[0]
     if axes is None:
@@ -185,12 +215,12 @@ def _squeeze(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
     return [np.squeeze(data, axis=tuple(a % data.ndim for a in axes))]
 
 
-def _cast(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _cast(node: ir.Node, v: Values, opset: int) -> list[Array]:
     to = onnx.helper.tensor_dtype_to_np_dtype(int(attribute(node, "to")))
     return [v[0].astype(to)]
 
 
-def _constant_of_shape(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _constant_of_shape(node: ir.Node, v: Values, opset: int) -> list[Array]:
     shape = [int(d) for d in v[0].reshape(-1)]
     if int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS or any(d < 0 for d in shape):
         raise NotEvaluable("too large")
@@ -199,8 +229,8 @@ def _constant_of_shape(node: ir.Node, v: list[Array | None], opset: int) -> list
     return [np.full(shape, fill[0], dtype=fill.dtype)]
 
 
-def _range(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
-    start, limit, delta = (np.asarray(x).reshape(()) for x in v[:3])
+def _range(node: ir.Node, v: Values, opset: int) -> list[Array]:
+    start, limit, delta = (np.asarray(x).reshape(()) for x in (v[0], v[1], v[2]))
     if delta == 0:
         raise NotEvaluable("Range delta 0")
     count = max(int(np.ceil((limit - start) / delta)), 0)
@@ -209,7 +239,7 @@ def _range(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
     return [(start + np.arange(count) * delta).astype(start.dtype)]
 
 
-def _reshape(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _reshape(node: ir.Node, v: Values, opset: int) -> list[Array]:
     data, shape = v[0], [int(d) for d in v[1].reshape(-1)]
     allowzero = int(attribute(node, "allowzero", 0))
     if not allowzero:
@@ -217,7 +247,7 @@ def _reshape(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
     return [data.reshape(shape)]
 
 
-def _expand(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _expand(node: ir.Node, v: Values, opset: int) -> list[Array]:
     data, shape = v[0], [int(d) for d in v[1].reshape(-1)]
     out = np.broadcast_shapes(data.shape, tuple(shape))
     if int(np.prod(out, dtype=np.int64)) > MAX_ELEMENTS:
@@ -225,30 +255,30 @@ def _expand(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
     return [np.broadcast_to(data, out).copy()]
 
 
-def _concat(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
-    return [np.concatenate([x for x in v if x is not None], axis=int(attribute(node, "axis", 0)))]
+def _concat(node: ir.Node, v: Values, opset: int) -> list[Array]:
+    return [np.concatenate(v.present(), axis=int(attribute(node, "axis", 0)))]
 
 
-def _where(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _where(node: ir.Node, v: Values, opset: int) -> list[Array]:
     return [np.where(v[0], v[1], v[2]).astype(v[1].dtype)]
 
 
-def _tile(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _tile(node: ir.Node, v: Values, opset: int) -> list[Array]:
     return [np.tile(v[0], [int(r) for r in v[1].reshape(-1)])]
 
 
-def _transpose(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _transpose(node: ir.Node, v: Values, opset: int) -> list[Array]:
     perm = attribute(node, "perm")
     return [np.transpose(v[0], perm)]
 
 
-def _mod(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _mod(node: ir.Node, v: Values, opset: int) -> list[Array]:
     if attribute(node, "fmod", 0):
         return [np.fmod(v[0], v[1])]
     return [np.mod(v[0], v[1])]
 
 
-def _flatten(node: ir.Node, v: list[Array | None], opset: int) -> list[Array]:
+def _flatten(node: ir.Node, v: Values, opset: int) -> list[Array]:
     data = v[0]
     axis = int(attribute(node, "axis", 1))
     axis = axis + data.ndim if axis < 0 else axis
@@ -310,13 +340,13 @@ EVALUATORS: dict[str, Evaluate] = {
 }
 
 
-def evaluate(node: ir.Node, values: list[Array | None], opset: int) -> list[Array]:
+def evaluate(node: ir.Node, values: Sequence[Array | None], opset: int) -> list[Array]:
     """Run ``node`` on the given input values (None marks an omitted optional input)."""
     if any(v is not None and v.size > MAX_ELEMENTS for v in values):
         raise NotEvaluable("input too large")
     run = EVALUATORS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
     try:
-        outputs = run(node, values, opset) if run else _reference(node, values, opset)
+        outputs = run(node, Values(values), opset) if run else _reference(node, values, opset)
     except NotEvaluable:
         raise
     except Exception as error:  # bad indices, shapes that do not broadcast, ...: not a constant
@@ -331,7 +361,7 @@ _NOT_FOLDABLE = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUni
                  "Bernoulli", "Dropout", "If", "Loop", "Scan", "SequenceConstruct", "SequenceAt"}
 
 
-def _reference(node: ir.Node, values: list[Array | None], opset: int) -> list[Array]:
+def _reference(node: ir.Node, values: Sequence[Array | None], opset: int) -> list[Array]:
     if node.domain not in ("", "ai.onnx") or node.op_type in _NOT_FOLDABLE:
         raise NotEvaluable(f"{node.op_type} is not evaluated")
     from onnx.reference import ReferenceEvaluator

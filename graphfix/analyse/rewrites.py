@@ -112,12 +112,12 @@ def expand_shape(analysis: Analysis, node: ir.Node) -> Rewrite:
     shape_value = node.inputs[1]
     in_shapes = analysis.full_shapes(node.inputs[0])
     facts = analysis.facts.get(shape_value) if shape_value is not None else None
-    if facts is None or not facts.known() or in_shapes is None:
+    if shape_value is None or facts is None or not facts.known() or in_shapes is None:
         return _fail("the expand's shapes are not known at every batch size")
-    values = [np.asarray(v).reshape(-1) for v in facts.values]  # type: ignore[union-attr]
+    values = [np.asarray(v).reshape(-1) for v in facts.values]
     result = values[0].copy()
     rank = len(result)
-    for axis, kind in enumerate(analysis.entry_kinds(shape_value)):  # type: ignore[arg-type]
+    for axis, kind in enumerate(analysis.entry_kinds(shape_value)):
         if kind is Kind.CONSTANT:
             continue
         if kind is not Kind.BATCH:
@@ -134,9 +134,9 @@ def slice_input(analysis: Analysis, node: ir.Node, index: int) -> Rewrite:
     """Slice starts/ends/axes/steps: batch-dependent ends that mean "to the end" become INT64_MAX."""
     value = node.inputs[index]
     facts = analysis.facts.get(value) if value is not None else None
-    if facts is None or not facts.known():
+    if value is None or facts is None or not facts.known():
         return _fail("not known at every batch size")
-    kinds = analysis.entry_kinds(value)  # type: ignore[arg-type]
+    kinds = analysis.entry_kinds(value)
     result = np.asarray(facts.values[0]).reshape(-1).copy()
     if all(k is Kind.CONSTANT for k in kinds):
         return Rewrite(np.asarray(facts.values[0]))
@@ -151,7 +151,7 @@ def slice_input(analysis: Analysis, node: ir.Node, index: int) -> Rewrite:
         if kind is Kind.CONSTANT:
             continue
         axis = axes[position] % len(in_shapes[0])
-        ends = [int(np.asarray(v).reshape(-1)[position]) for v in facts.values]  # type: ignore[union-attr]
+        ends = [int(np.asarray(v).reshape(-1)[position]) for v in facts.values]
         # Only an end that *is* the dim at every probe means "to the end" at every batch size.
         if kind is not Kind.BATCH or any(e != s[axis] for e, s in zip(ends, in_shapes)):
             return _fail("a slice end follows the batch without meaning 'to the end'")
@@ -204,14 +204,14 @@ def resize_scales(analysis: Analysis, node: ir.Node, *, sizes_index: int = 3) ->
 
 def baked_resize_scales(analysis: Analysis, node: ir.Node) -> Rewrite:
     """Scales for a constant ``sizes`` that bakes the export batch (``sizes=[1, 3, 16, 16]``)."""
-    sizes = analysis.value(node.inputs[3]) if node.inputs[3] is not None else None
+    sizes_value = analysis.value(node.inputs[3]) if node.inputs[3] is not None else None
     in_shapes = analysis.full_shapes(node.inputs[0])
-    if sizes is None or in_shapes is None or not analysis.has_batch_probes:
+    if sizes_value is None or in_shapes is None or not analysis.has_batch_probes:
         return _fail("not a constant sizes on a batch-dependent input")
     axes = attribute(node, "axes")
     rank = len(in_shapes[0])
     axes = list(range(rank)) if axes is None else [int(a) % rank for a in axes]
-    sizes = [int(s) for s in sizes.reshape(-1)]
+    sizes = [int(s) for s in sizes_value.reshape(-1)]
     if 0 not in axes or _batch_axes(in_shapes[:2]) != [0]:
         return _fail("the batch is not the first dimension of the resized tensor")
     batch = sizes[axes.index(0)]
@@ -252,7 +252,7 @@ def batch_vector(analysis: Analysis, value: ir.Value) -> tuple[tuple[int | tuple
 def batch_source(analysis: Analysis) -> ir.Value | None:
     """A graph input whose dim 0 is the batch: where the shortest batch chain reads it."""
     for value in analysis.model.graph.inputs:
-        dims = analysis.input_dims.get(value.name)
+        dims = analysis.input_dims.get(value.name or "")
         if dims and dims[0] == "batch":
             return value
     return None

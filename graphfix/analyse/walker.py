@@ -54,11 +54,11 @@ def analyse(
     if (loaded.model.ir_version or 0) >= 4:  # before IR 4 every initializer had to be listed as an input
         initializer_values -= set(graph.inputs)
     real_inputs = [v for v in graph.inputs if v not in initializer_values]
-    unknown = set(pinned) - {v.name for v in real_inputs}
+    unknown = set(pinned) - {v.name or "" for v in real_inputs}
     if unknown:
         raise UsageError(f"input_shapes names {', '.join(sorted(unknown))}, which "
                          f"{'is' if len(unknown) == 1 else 'are'} not graph inputs "
-                         f"(inputs: {', '.join(v.name for v in real_inputs)})", parameters=("input_shapes",))
+                         f"(inputs: {', '.join(v.name or '' for v in real_inputs)})", parameters=("input_shapes",))
 
     input_dims: dict[str, list[int | str]] = {}
     dynamic_dims: list[DynamicDim] = []
@@ -67,30 +67,29 @@ def analyse(
     for value in real_inputs:
         if value.shape is None:
             if value.const_value is None:
-                unshaped.append(value.name)
+                unshaped.append(value.name or "")
             continue
         declared = list(value.shape)
-        user = pinned.get(value.name)
+        user = pinned.get(value.name or "")
         if user is not None and len(user) != len(declared):
             raise UsageError(f"input_shapes {value.name}: rank {len(user)} given, the model's input "
                              f"has rank {len(declared)}", parameters=("input_shapes",))
         dims: list[int | str] = []
         for axis, dim in enumerate(declared):
-            static = isinstance(dim, int)
-            if axis == 0 and (not static or assume_batch):
-                batch_declared = batch_declared or not static
+            if axis == 0 and (not isinstance(dim, int) or assume_batch):
+                batch_declared = batch_declared or not isinstance(dim, int)
                 dims.append(BATCH)
             elif user is not None:
                 dims.append(user[axis])
-                if not static:
+                if not isinstance(dim, int):
                     dynamic_dims.append(DynamicDim(value, axis, str(dim.value or "?"), False))
-            elif static:
-                dims.append(int(dim))  # type: ignore[arg-type]
+            elif isinstance(dim, int):
+                dims.append(dim)
             else:
-                symbol = dim.value or f"{value.name}:{axis}"  # type: ignore[union-attr]
+                symbol = dim.value or f"{value.name}:{axis}"
                 dims.append(f"sym:{symbol}")
                 dynamic_dims.append(DynamicDim(value, axis, symbol, False))
-        input_dims[value.name] = dims
+        input_dims[value.name or ""] = dims
 
     symbols = sorted({d for dims in input_dims.values() for d in dims if isinstance(d, str) and d != BATCH})
     has_batch = any(BATCH in dims for dims in input_dims.values())
@@ -144,16 +143,16 @@ class _Walker:
         facts = self.analysis.facts
         for value in self.initializers:
             tensor = value.const_value
-            shape = tuple(int(d) for d in tensor.shape) if tensor is not None else None
+            shape = tuple(tensor.shape.numpy()) if tensor is not None else None
             array = None
             if tensor is not None and is_shape_like(tensor):
                 array = _read_small(tensor)
             dtype = int(tensor.dtype.value) if tensor is not None else _dtype(value)
             facts[value] = Facts(dtype, [shape] * self.count, [array] * self.count)
         for value in self.inputs:
-            dims = self.analysis.input_dims.get(value.name)
+            dims = self.analysis.input_dims.get(value.name or "")
             if dims is None and value.const_value is not None:  # an overridable default
-                shape = tuple(int(d) for d in value.const_value.shape)
+                shape = tuple(value.const_value.shape.numpy())
                 facts[value] = Facts(int(value.const_value.dtype.value), [shape] * self.count,
                                      [None] * self.count, runtime=True)
                 continue
@@ -207,12 +206,12 @@ class _Walker:
 
         per_probe_shapes: list[list[Shape | None]] = []
         per_probe_values: list[list[np.ndarray | None]] = []
-        previous: tuple[object, ...] | None = None
+        previous: tuple[object, list[Shape | None], list[np.ndarray | None]] | None = None
         for probe in range(self.count):
             key = tuple((f.shapes[probe], _value_key(f.values[probe])) if f is not None else None for f in inputs)
             if previous is not None and key == previous[0]:
-                per_probe_shapes.append(previous[1])  # type: ignore[arg-type]
-                per_probe_values.append(previous[2])  # type: ignore[arg-type]
+                per_probe_shapes.append(previous[1])
+                per_probe_values.append(previous[2])
                 continue
             shapes, values = self.compute(node, inputs, probe, standard)
             per_probe_shapes.append(shapes)
@@ -246,8 +245,8 @@ class _Walker:
         for probe in range(self.count):
             shape = source.shapes[probe] if source is not None else None
             if node.op_type == "Size":
-                known = shape is not None and all(d is not None for d in shape)
-                values.append([np.array(int(np.prod(shape, dtype=np.int64)), dtype=np.int64) if known else None])
+                full = _full(shape)
+                values.append([None if full is None else np.array(int(np.prod(full, dtype=np.int64)), dtype=np.int64)])
                 shapes.append([()])
                 continue
             if shape is None:
@@ -292,17 +291,18 @@ class _Walker:
                 continue
             if not f.dtype:
                 return [None] * len(node.outputs)  # nothing to infer from (after an unknown op)
-            complete = complete and f.shapes[probe] is not None and None not in f.shapes[probe]
+            complete = complete and _full(f.shapes[probe]) is not None
             key = (f.dtype, f.shapes[probe])
             type_proto = self._types.get(key)
             if type_proto is None:  # many tensors share a shape: build each TypeProto once
                 shape = f.shapes[probe]
                 type_proto = onnx.helper.make_tensor_type_proto(f.dtype, None if shape is None else list(shape))
                 self._types[key] = type_proto
-            types[value.name] = type_proto
+            name = value.name or ""
+            types[name] = type_proto
             array = f.values[probe]
             if array is not None:
-                data[value.name] = numpy_helper.from_array(array, value.name)
+                data[name] = numpy_helper.from_array(array, name)
         try:
             out = onnx.shape_inference.infer_node_outputs(
                 schema, self.proto(node), types, data, opset_imports=self.opset_imports)
@@ -313,7 +313,7 @@ class _Walker:
             return [None] * len(node.outputs)
         shapes: list[Shape | None] = []
         for output in node.outputs:
-            type_proto = out.get(output.name)
+            type_proto = out.get(output.name or "")
             if type_proto is None or not type_proto.tensor_type.HasField("shape"):
                 shapes.append(None)
                 continue
@@ -325,13 +325,14 @@ class _Walker:
         return shapes
 
     def check_volume(self, node: ir.Node, source: Facts | None, shape: Shape | None, probe: int) -> None:
-        before = source.shapes[probe] if source is not None else None
-        if before is None or shape is None or None in before or None in shape:
+        before = _full(source.shapes[probe]) if source is not None else None
+        after = _full(shape)
+        if before is None or after is None:
             return
-        if int(np.prod(before, dtype=np.int64)) != int(np.prod(shape, dtype=np.int64)):
+        if int(np.prod(before, dtype=np.int64)) != int(np.prod(after, dtype=np.int64)):
             self.analysis.issues.append(Issue(
                 node, "volume-mismatch",
-                f"reshape of {list(before)} into {list(shape)} changes the number of elements", probe))
+                f"reshape of {list(before)} into {list(after)} changes the number of elements", probe))
 
     def schema(self, node: ir.Node) -> onnx.defs.OpSchema | None:
         domain = "" if node.domain == "ai.onnx" else node.domain
@@ -384,9 +385,9 @@ class _Walker:
     ) -> None:
         """Record the first node where shapes stop being known, so lint can say why."""
         named = [index for index, output in enumerate(node.outputs) if output.name]  # "" = omitted output
-        if all(probe[i] is not None and None not in probe[i] for probe in shapes for i in named if i < len(probe)):
+        if all(_full(probe[i]) is not None for probe in shapes for i in named if i < len(probe)):
             return
-        inputs_known = all(f is None or all(s is not None and None not in s for s in f.shapes) for f in inputs)
+        inputs_known = all(f is None or all(_full(s) is not None for s in f.shapes) for f in inputs)
         if not inputs_known:
             return  # the cause is upstream, and already recorded there
         if any(i.node is node for i in self.analysis.issues[-self.count:]):
@@ -400,9 +401,9 @@ class _Walker:
             message = f"the output shape of {node.op_type} depends on tensor values"
         else:
             shape_inputs = SHAPE_INPUTS.get(node.op_type, ())
-            data_fed = [node.inputs[i] for i in shape_inputs
-                        if i < len(node.inputs) and node.inputs[i] is not None
-                        and not self.analysis.facts[node.inputs[i]].known()]
+            facts = self.analysis.facts
+            data_fed = [value for i in shape_inputs if i < len(node.inputs)
+                        for value in [node.inputs[i]] if value is not None and not facts[value].known()]
             if data_fed:
                 kind = "data-dependent"
                 message = f"its {node.op_type} shape input {data_fed[0].name!r} depends on tensor values"
@@ -410,6 +411,14 @@ class _Walker:
                 kind = "unknown-op"
                 message = f"shape inference cannot resolve {node.op_type}; shapes after it are not analysed"
         self.analysis.issues.append(Issue(node, kind, message))
+
+
+def _full(shape: Shape | None) -> tuple[int, ...] | None:
+    """``shape`` when every dim of it is known."""
+    if shape is None:
+        return None
+    dims = [d for d in shape if d is not None]
+    return tuple(dims) if len(dims) == len(shape) else None
 
 
 def _read_small(tensor: ir.TensorProtocol) -> np.ndarray | None:

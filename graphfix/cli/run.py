@@ -58,7 +58,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     console.print(table)
     if args.save_outputs:
         buffer = io.BytesIO()
-        np.savez(buffer, **outputs)
+        np.savez(buffer, **outputs)  # type: ignore[arg-type]  # numpy types **kwds like allow_pickle: bool
         write_bytes_atomic(Path(args.save_outputs), buffer.getvalue())
         console.print(f"wrote {escape(args.save_outputs)}")
     return EXIT_CLEAN

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from graphfix.compare.policy import Policy, Thresholds, Tolerance
 from graphfix.compare.stats import OutputComparison
@@ -64,7 +64,7 @@ class Comparison:
         }
 
     @classmethod
-    def view(cls: type[C], comparison: Comparison, **extra: object) -> C:
+    def view(cls: type[C], comparison: Comparison, **extra: Any) -> C:
         """``comparison`` as this (sub)class, with the extra fields it adds."""
-        values = {f.name: getattr(comparison, f.name) for f in fields(Comparison)}
-        return cls(**values, **extra)  # type: ignore[arg-type]
+        values: dict[str, Any] = {f.name: getattr(comparison, f.name) for f in fields(Comparison)}
+        return cls(**values, **extra)

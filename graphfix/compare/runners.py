@@ -126,10 +126,10 @@ def polygraphy_runner(side: Side, on_load_error: Callable[[Side, BaseException],
 @functools.cache
 def _function_runner_class() -> type:
     """A Polygraphy runner around a Python function (defined on first use: Polygraphy loads lazily)."""
-    base = require("polygraphy.backend.base", "comparing outputs").BaseRunner
+    base: Any = require("polygraphy.backend.base", "comparing outputs").BaseRunner
     common = require("polygraphy.common", "comparing outputs")
 
-    class FunctionRunner(base):  # type: ignore[misc, valid-type]  # Polygraphy has no type hints
+    class FunctionRunner(base):  # type: ignore[misc]  # Polygraphy's BaseRunner is untyped
         def __init__(self, load: Callable[[], RunFunction], inputs: Sequence[InputInfo], name: str) -> None:
             super().__init__(name=name, prefix="graphfix-function-runner")
             self._load = load

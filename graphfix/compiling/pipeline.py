@@ -10,6 +10,7 @@ Runtime, which runs everywhere; ``backend`` chooses explicitly.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,16 +88,16 @@ def comparison_batches(specs: Sequence[InputSpec], max_batch: int) -> list[int]:
 
 
 def compile_model(
-    model: str | Path,
+    model: str | os.PathLike[str],
     *,
     precision: str = "fp32",
     backend: str | None = None,
-    reference: str | Path | None = None,
-    output_base: str | Path | None = None,
-    engine: str | Path | None = None,
+    reference: str | os.PathLike[str] | None = None,
+    output_base: str | os.PathLike[str] | None = None,
+    engine: str | os.PathLike[str] | None = None,
     max_batch: int = 8,
     opt_batch: int | None = None,
-    calib_data: str | Path | None = None,
+    calib_data: str | os.PathLike[str] | None = None,
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     input_ranges: Mapping[str, tuple[float, float]] | None = None,
     workspace_bytes: int | None = None,
@@ -150,7 +151,8 @@ def compile_model(
             runtime_model = transforms.output_path(base, "int8").with_suffix(".ort.onnx")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", transforms.RandomCalibrationWarning)
-                transforms.to_int8(model, runtime_model, calibration, target="onnxruntime")  # type: ignore[arg-type]
+                assert calibration is not None  # made above for int8
+                transforms.to_int8(model, runtime_model, calibration, target="onnxruntime")
             result.notices.append(f"ONNX Runtime runs its own int8 form: {runtime_model}")
         if result.engine is not None:
             from graphfix.compiling.backends.onnxruntime import save_optimized

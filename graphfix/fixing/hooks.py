@@ -26,7 +26,7 @@ def apply_user_reshapes(loaded: LoadedModel, options: Options, hook: ReshapeHook
     Raises:
         UsageError: An override names no Reshape node (parameter ``reshape``).
     """
-    reshapes = {node.name: node for node in loaded.model.graph if node.op_type == "Reshape"}
+    reshapes = {node.name or "": node for node in loaded.model.graph if node.op_type == "Reshape"}
     edits: list[str] = []
     missing = [name for name in options.reshape_overrides if name not in reshapes]
     if missing:

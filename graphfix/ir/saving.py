@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import onnx_ir as ir
 
@@ -154,7 +155,7 @@ def save_model(
     return stage.written
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: object) -> int:
+def write_bytes_atomic(path: str | os.PathLike[str], data: Any) -> int:
     """Write a bytes-like object (``bytes``, ``memoryview``, TensorRT's ``IHostMemory``) to ``path``
     atomically, synced to disk. Returns the number of bytes written.
 
@@ -162,7 +163,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: object) -> int:
         GraphfixError: The folder does not exist.
         WriteError: Writing failed (an ``OSError``); nothing was written.
     """
-    view = memoryview(data)  # type: ignore[arg-type]  # any buffer-protocol object
+    view = memoryview(data)  # any buffer: bytes, memoryview, TensorRT's IHostMemory
     with staged(path) as stage:
         with open(stage.path, "wb") as stream:
             stream.write(view)

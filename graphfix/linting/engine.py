@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import onnx_ir as ir
 
 from graphfix.analyse.walker import analyse
 from graphfix.ir.loading import LoadedModel
@@ -49,7 +51,7 @@ class Report:
         }
 
 
-def sort_findings(findings: list[Finding], positions: dict[object, int]) -> list[Finding]:
+def sort_findings(findings: list[Finding], positions: Mapping[ir.Node, int]) -> list[Finding]:
     """Findings in graph order: by their node's position (model-level first), then by code."""
     return sorted(findings, key=lambda f: (positions.get(f.node, -1) if f.node is not None else -1, f.code))
 
@@ -79,7 +81,7 @@ def run_rules(
                     f"rule {rule.code} crashed: {type(error).__name__}: {error} "
                     f"(at {where.filename.rsplit('/', 1)[-1]}:{where.lineno}); please report this"))
     ctx.rule_code = ""
-    return sort_findings(findings, dict(ctx.analysis.positions))
+    return sort_findings(findings, ctx.analysis.positions)
 
 
 def lint_loaded(

@@ -112,7 +112,7 @@ def to_fp16(
                        if isinstance(value.const_value, ir.ExternalTensor) and value.dtype == ir.DataType.FLOAT}
     exact = float32_only_constants(before)
     blocked_ops = set(block_list)
-    blocked_nodes = {node.name for node in Editor(before).all_nodes() if node.domain not in STANDARD_DOMAINS}
+    blocked_nodes = {node.name or "" for node in Editor(before).all_nodes() if node.domain not in STANDARD_DOMAINS}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # per-tensor clipping notes, misleading for -inf masks
@@ -152,7 +152,7 @@ def _lazy_fp16(stored: ir.TensorProtocol, base_dir: Path, name: str) -> ir.LazyT
     fp32 = ir.ExternalTensor(stored.location, stored.offset, stored.length, ir.DataType.FLOAT,
                              shape=stored.shape, name=name, base_dir=base_dir)
 
-    def convert() -> ir.Tensor:
+    def convert() -> ir.TensorProtocol:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             half = float16.convert_np_to_float16(fp32.numpy(), FP16_MIN_POSITIVE, FP16_MAX)

@@ -26,6 +26,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -74,7 +75,7 @@ def to_int8(
     copy of the model to the system temporary folder (``TMPDIR``), so large models need that much room.
     """
     quantization = require("onnxruntime.quantization", "int8")
-    CalibrationDataReader = quantization.CalibrationDataReader
+    reader_base: Any = quantization.CalibrationDataReader
     CalibrationMethod, QuantFormat = quantization.CalibrationMethod, quantization.QuantFormat
     QuantType, quantize_static = quantization.QuantType, quantization.quantize_static
 
@@ -99,7 +100,7 @@ def to_int8(
     signature = io_signature(proto)
     external = bool(external_locations(proto)) or weight_bytes(proto) > saving.EMBED_LIMIT_BYTES
 
-    class Reader(CalibrationDataReader):  # type: ignore[misc] - ORT's abstract reader
+    class Reader(reader_base):  # type: ignore[misc]  # ORT's abstract reader, untyped
         def __init__(self) -> None:
             self._batches = iter(calibration.batches)
 

@@ -34,8 +34,8 @@ def float32_only_constants(model: ir.Model) -> dict[str, ir.TensorProtocol]:
     for node in graph:
         for position, value in enumerate(node.inputs):
             if value is not None:
-                readers.setdefault(value.name, []).append((node, position))
-    outputs = {v.name for v in graph.outputs}
+                readers.setdefault(value.name or "", []).append((node, position))
+    outputs = {v.name or "" for v in graph.outputs}
     candidates: dict[str, ir.TensorProtocol] = {}
     for name, value in graph.initializers.items():
         if value.const_value is not None and value.const_value.dtype == _FLOAT:
@@ -46,7 +46,7 @@ def float32_only_constants(model: ir.Model) -> dict[str, ir.TensorProtocol]:
                 and attribute.type is ir.AttributeType.TENSOR and node.outputs:
             tensor = attribute.as_tensor()
             if tensor.dtype == _FLOAT:
-                candidates[node.outputs[0].name] = tensor
+                candidates[node.outputs[0].name or ""] = tensor
     exact = {}
     for name, tensor in candidates.items():
         uses = readers.get(name, [])
@@ -64,9 +64,10 @@ def restore_float32_constants(editor: Editor, exact: Mapping[str, ir.TensorProto
             editor.set_tensor(value, exact[name])
             editor.set_type(value, _FLOAT)
     for node in graph:
-        if node.op_type == "Constant" and node.outputs and node.outputs[0].name in exact:
+        output = node.outputs[0] if node.op_type == "Constant" and node.outputs else None
+        if output is not None and output.name in exact:
             if "value" in node.attributes:
-                editor.set_attribute(node, ir.AttrTensor("value", exact[node.outputs[0].name]))
+                editor.set_attribute(node, ir.AttrTensor("value", exact[output.name or ""]))
             if node.outputs[0].type is not None:
                 editor.set_type(node.outputs[0], _FLOAT)
 
@@ -121,11 +122,11 @@ def repair_fp16(editor: Editor, blocked_ops: set[str], blocked_nodes: set[str], 
     for position, pending in sorted(added, key=lambda item: item[0], reverse=True):
         position = max(position, 0)
         anchor = at_position.get(position)
-        cast = editor.add_node("Cast", [pending.source], [pending.output], name=pending.name,
-                               attributes={"to": pending.to.value}, before=anchor, graph=graph)
-        at_position[position] = cast
+        created = editor.add_node("Cast", [pending.source], [pending.output], name=pending.name,
+                                  attributes={"to": pending.to.value}, before=anchor, graph=graph)
+        at_position[position] = created
         for reader, index in pending.readers:
-            editor.set_input(reader, index, cast.outputs[0])
+            editor.set_input(reader, index, created.outputs[0])
 
 
 def restore_outputs(editor: Editor, signature: Mapping[str, list[tuple[str, int]]]) -> None:
@@ -135,7 +136,7 @@ def restore_outputs(editor: Editor, signature: Mapping[str, list[tuple[str, int]
     graph = editor.graph
     declared = dict(signature["outputs"])
     for value in list(graph.outputs):
-        if declared.get(value.name) != _FLOAT.value or value.dtype != _FLOAT16:
+        if declared.get(value.name or "") != _FLOAT.value or value.dtype != _FLOAT16:
             continue
         producer = value.producer()
         if producer is None or producer.op_type == "Cast":
@@ -143,7 +144,7 @@ def restore_outputs(editor: Editor, signature: Mapping[str, list[tuple[str, int]
             if producer is not None:
                 editor.set_attribute(producer, ir.AttrInt64("to", _FLOAT.value))
             continue
-        name = value.name
+        name = value.name or ""
         editor.rename(value, f"{name}_gf_fp16")
         cast = editor.add_node("Cast", [value], [name], name=f"{name}_gf_cast_fp32",
                                attributes={"to": _FLOAT.value}, after=producer)

@@ -30,7 +30,7 @@ def integer_ranges(model: ir.Model) -> dict[str, tuple[int, int]]:
         if value in initializers or value.dtype is None or not value.dtype.is_integer():
             continue
         rows = _indexed_rows(value, depth=4)
-        ranges[value.name] = (0, rows - 1) if rows else (0, 1)
+        ranges[value.name or ""] = (0, rows - 1) if rows else (0, 1)
     return ranges
 
 
@@ -41,9 +41,10 @@ def _indexed_rows(value: ir.Value, depth: int) -> int | None:
         if node.op_type in ("Gather", "GatherElements") and index == 1:
             data = node.inputs[0]
             axis = node.attributes.get("axis")
-            axis_value = axis.value if axis is not None else 0
-            if data is not None and data.shape is not None and isinstance(data.shape[axis_value], int):
-                sizes.append(int(data.shape[axis_value]))
+            axis_value = axis.as_int() if axis is not None else 0
+            dim = data.shape[axis_value] if data is not None and data.shape is not None else None
+            if isinstance(dim, int):
+                sizes.append(dim)
         elif node.op_type in _PASS_THROUGH and index == 0 and depth > 0:
             found = _indexed_rows(node.outputs[0], depth - 1)
             if found:
@@ -68,7 +69,7 @@ def input_specs(model: ir.Model) -> list[InputSpec]:
             continue
         dtype = np.dtype(value.dtype.numpy()) if value.dtype is not None else np.dtype(np.float32)
         dims = None if value.shape is None else tuple(d if isinstance(d, int) else None for d in value.shape)
-        specs.append(InputSpec(value.name, dtype, dims))
+        specs.append(InputSpec(value.name or "", dtype, dims))
     return specs
 
 
