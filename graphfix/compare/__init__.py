@@ -1,4 +1,5 @@
-"""Stage 9, compare (used by verify and precision too): one comparator for every pair of models.
+"""Stage 10, compare (and the core of verify and of the precision check): one comparator for every pair
+of models.
 
 Takes two :class:`Side` s (a reference and a candidate: ONNX Runtime on a model, TensorRT on an engine,
 or a function such as the fp16 emulation), seeded :class:`Inputs` per batch size, and a tolerance policy
