@@ -40,7 +40,14 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.analyse import SHAPE_INPUTS, Kind, is_standard, iter_shape_inputs
-from graphfix.analyse.rewrites import Rewrite, batch_source, batch_vector, expand_shape, reshape_target, slice_input
+from graphfix.analyse.rewrites import (
+    Rewrite,
+    batch_source,
+    batch_vector,
+    expand_shape,
+    reshape_target,
+    slice_input,
+)
 from graphfix.ir import node_label
 from graphfix.linting import BatchShape, Context, Finding, FixAvailability, Rule, SetInputs, TensorRTError
 

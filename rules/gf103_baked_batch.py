@@ -39,7 +39,17 @@ import onnx_ir as ir
 from graphfix.analyse import Kind
 from graphfix.analyse.rewrites import baked_reshape_target
 from graphfix.ir import node_label
-from graphfix.linting import Context, Finding, FixAvailability, Rule, Safety, SetDims, SetInputs, TensorRTError, declared_dim
+from graphfix.linting import (
+    Context,
+    Finding,
+    FixAvailability,
+    Rule,
+    Safety,
+    SetDims,
+    SetInputs,
+    TensorRTError,
+    declared_dim,
+)
 
 
 class BakedBatch(Rule):

@@ -33,7 +33,15 @@ from collections.abc import Iterator
 
 from graphfix.analyse.rewrites import baked_resize_scales, resize_scales
 from graphfix.ir import node_label
-from graphfix.linting import Context, Finding, FixAvailability, Rule, Safety, TensorRTError, resize_scales_plan
+from graphfix.linting import (
+    Context,
+    Finding,
+    FixAvailability,
+    Rule,
+    Safety,
+    TensorRTError,
+    resize_scales_plan,
+)
 
 _RESIZE_OPS = frozenset({"Resize", "Upsample"})
 

@@ -33,7 +33,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from graphfix.analyse import Kind
-from graphfix.linting import Context, Finding, FixAvailability, Rule, Safety, SetDims, TensorRTError, declared_dim
+from graphfix.linting import (
+    Context,
+    Finding,
+    FixAvailability,
+    Rule,
+    Safety,
+    SetDims,
+    TensorRTError,
+    declared_dim,
+)
 
 
 class DynamicNonBatchDim(Rule):

@@ -32,3 +32,10 @@ def test_every_package_of_the_tree_is_listed_and_nothing_else():
 def test_py_typed_is_shipped():
     assert (ROOT / "graphfix" / "py.typed").is_file()
     assert "py.typed" in _config()["tool"]["setuptools"]["package-data"]["graphfix"]
+
+
+def test_every_stage_package_has_its_own_tests():
+    stages = sorted(p.parent.name for p in (ROOT / "graphfix").glob("*/__init__.py"))
+    assert stages == ["analyse", "cli", "compare", "compiling", "fixing", "ir", "linting", "precision", "verify"]
+    missing = [stage for stage in stages if not list((ROOT / "tests" / stage).glob("test_*.py"))]
+    assert missing == []

@@ -14,8 +14,8 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.analyse.analysis import Analysis
-from graphfix.analyse.facts import Kind
 from graphfix.analyse.evaluator import attribute
+from graphfix.analyse.facts import Kind
 
 INT64_MAX = np.iinfo(np.int64).max
 

@@ -9,7 +9,15 @@ from typing import Any
 
 from rich.console import Console
 
-from graphfix.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, add_model_options, parse_input_shapes, report_error, report_internal
+from graphfix.cli.common import (
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    add_model_options,
+    parse_input_shapes,
+    report_error,
+    report_internal,
+)
 from graphfix.errors import GraphfixError
 
 

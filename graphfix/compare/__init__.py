@@ -16,7 +16,14 @@ from graphfix.compare.core import compare
 from graphfix.compare.inputs import Inputs
 from graphfix.compare.policy import Policy, Thresholds, Tolerance
 from graphfix.compare.result import Comparison, Failure
-from graphfix.compare.runners import InputInfo, Side, function_side, onnxruntime_session, onnxruntime_side, tensorrt_side
+from graphfix.compare.runners import (
+           InputInfo,
+           Side,
+           function_side,
+           onnxruntime_session,
+           onnxruntime_side,
+           tensorrt_side,
+)
 from graphfix.compare.stats import OutputComparison
 
 __all__ = ["Comparison", "Failure", "InputInfo", "Inputs", "OutputComparison", "Policy", "Side", "Thresholds",

@@ -27,7 +27,16 @@ from graphfix.fixing.hooks import ReshapeHook, apply_user_reshapes
 from graphfix.fixing.validate import validate
 from graphfix.ir import LoadedModel, ModelSource, load
 from graphfix.ir.saving import check_destination, save_model
-from graphfix.linting import Finding, FixPlan, Options, Safety, SetDims, SetInputs, lint_loaded, parse_selectors
+from graphfix.linting import (
+    Finding,
+    FixPlan,
+    Options,
+    Safety,
+    SetDims,
+    SetInputs,
+    lint_loaded,
+    parse_selectors,
+)
 from graphfix.verify import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from graphfix.compare import Thresholds
 from graphfix.errors import CalibrationError, PrecisionError
 from graphfix.precision.calibration import Calibration, RandomCalibrationWarning, load_calibration
 from graphfix.precision.check import DEFAULT_THRESHOLDS, PrecisionReport, compare_precision
@@ -26,7 +27,6 @@ from graphfix.precision.common import PRECISIONS, check_precision, output_path
 from graphfix.precision.fp16 import FP16_BLOCK_LIST, to_fp16
 from graphfix.precision.int8 import to_int8
 from graphfix.precision.qdq import INT8_OP_TYPES
-from graphfix.compare import Thresholds
 
 __all__ = [
     "DEFAULT_THRESHOLDS",

@@ -43,7 +43,12 @@ from graphfix.precision.common import (
     weight_bytes,
 )
 from graphfix.precision.qdq import check_written
-from graphfix.precision.repairs import float32_only_constants, repair_fp16, restore_float32_constants, restore_outputs
+from graphfix.precision.repairs import (
+    float32_only_constants,
+    repair_fp16,
+    restore_float32_constants,
+    restore_outputs,
+)
 
 FP16_MIN_POSITIVE = 2.0**-24  # smallest fp16 subnormal
 FP16_MAX = 65504.0

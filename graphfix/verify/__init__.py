@@ -9,7 +9,13 @@ Must never: blame the fixed model when the original cannot run (the message says
 compare at a batch size the original cannot run at (a baked batch is verified at the export batch).
 """
 
-from graphfix.verify.inputs import DEFAULT_DYNAMIC_DIM, InputSpec, input_shapes_for, input_specs, integer_ranges
+from graphfix.verify.inputs import (
+           DEFAULT_DYNAMIC_DIM,
+           InputSpec,
+           input_shapes_for,
+           input_specs,
+           integer_ranges,
+)
 from graphfix.verify.policy import DEFAULT_ATOL, DEFAULT_RTOL, Verification, verification_batches, verify
 
 __all__ = ["DEFAULT_ATOL", "DEFAULT_DYNAMIC_DIM", "DEFAULT_RTOL", "InputSpec", "Verification", "input_shapes_for",

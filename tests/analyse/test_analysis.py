@@ -10,8 +10,7 @@ import pytest
 from graphs import STATIC_BATCH, findings, parse, run
 
 import graphfix
-from graphfix.analyse import Kind, analyse
-from graphfix.analyse import walker
+from graphfix.analyse import Kind, analyse, walker
 from graphfix.ir import load
 from graphfix.linting import Options, lint_loaded
 

@@ -11,7 +11,6 @@ from graphfix.errors import GraphfixError
 from graphfix.precision import CalibrationError, load_calibration
 from graphfix.verify import InputSpec
 
-
 BERT_SPECS = [InputSpec("input_ids", np.dtype(np.int64), (None, 16)),
               InputSpec("attention_mask", np.dtype(np.int64), (None, 16))]
 CNN_SPECS = [InputSpec("x", np.dtype(np.float32), (None, 3, 16, 16))]

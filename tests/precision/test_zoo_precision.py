@@ -13,6 +13,8 @@ import pytest
 pytest.importorskip("torch", reason="these precision tests transform the zoo's torch exports (pip install torch==2.13.0)")
 
 import onnxruntime as ort  # noqa: E402
+from models.exports import export_zoo, make_inputs
+from models.zoo import ZOO
 from onnx import TensorProto, numpy_helper
 
 from graphfix.errors import GraphfixError, UsageError
@@ -32,8 +34,6 @@ from graphfix.precision import (
     transform,
 )
 from graphfix.verify import input_shapes_for, input_specs, integer_ranges
-from models.exports import export_zoo, make_inputs
-from models.zoo import ZOO
 
 MODELS = [("small_cnn", "dynamo"), ("small_cnn", "legacy"), ("bert_tiny", "legacy"), ("bert_tiny", "dynamo")]
 BATCHES = (1, 3)

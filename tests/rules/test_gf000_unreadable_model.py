@@ -2,9 +2,10 @@
 
 import json
 
+from graphfix.rules import UNREADABLE_MODEL
+
 from graphfix.cli import main
 from graphfix.linting import Severity, rule_by_code
-from graphfix.rules import UNREADABLE_MODEL
 
 
 def test_unreadable_file_is_a_gf000_error_result(tmp_path, capsys):

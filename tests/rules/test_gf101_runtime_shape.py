@@ -175,8 +175,9 @@ def test_slice_end_that_is_the_batch_dim_means_to_the_end():
 
 def test_slice_end_that_follows_the_batch_but_is_not_the_dim_is_not_to_the_end():
     """batch - 1 drops the last row: INT64_MAX would keep it."""
-    import graphfix
     from graphs import SLICE_BATCH_MINUS_ONE, run
+
+    import graphfix
 
     model = parse(SLICE_BATCH_MINUS_ONE)
     [finding] = findings(model, "GF101")

@@ -1,12 +1,12 @@
 """GF999: a rule that crashes is reported (with its code, the exception and where) and hides nothing."""
 
+from graphfix.rules import RULE_CRASHED
+from graphfix.rules.gf102_reshape_non_batch_minus_one import ReshapeNonBatchMinusOne
 from graphs import VIEW_SIZE0, parse
 
 import graphfix
 from graphfix.cli import main
 from graphfix.linting import Severity
-from graphfix.rules import RULE_CRASHED
-from graphfix.rules.gf102_reshape_non_batch_minus_one import ReshapeNonBatchMinusOne
 
 
 def test_a_crashing_rule_is_reported_and_the_others_still_run(monkeypatch):

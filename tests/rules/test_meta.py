@@ -5,9 +5,9 @@ import pkgutil
 import re
 from pathlib import Path
 
+import graphfix.rules
 import pytest
 
-import graphfix.rules
 from graphfix.linting import Rule, documented_rules
 
 SECTIONS = ["## What it finds", "## Why it hurts TensorRT", "## Example", "## Fixed"]

@@ -8,6 +8,7 @@ with one older than 8.6) ``build_engine`` and ``compare_engine`` raise a one-lin
 says how to install it.
 """
 
+from graphfix.compare import Tolerance
 from graphfix.compiling.backends.tensorrt.build import EngineReport, build_engine, save_timing_cache
 from graphfix.compiling.backends.tensorrt.compare import TOLERANCES, compare_engine, onnx_input_dtypes
 from graphfix.compiling.backends.tensorrt.diagnose import (
@@ -20,7 +21,14 @@ from graphfix.compiling.backends.tensorrt.diagnose import (
     plugin_rule,
     rule_for_parser_error,
 )
-from graphfix.compiling.backends.tensorrt.plan import PRECISIONS, BuildPlan, GraphKind, Precision, check_graph_for_plan, plan_build
+from graphfix.compiling.backends.tensorrt.plan import (
+    PRECISIONS,
+    BuildPlan,
+    GraphKind,
+    Precision,
+    check_graph_for_plan,
+    plan_build,
+)
 from graphfix.compiling.backends.tensorrt.profile import (
     ShapeRange,
     default_engine_path,
@@ -37,7 +45,6 @@ from graphfix.compiling.backends.tensorrt.status import (
     require_tensorrt,
     tensorrt_status,
 )
-from graphfix.compare import Tolerance
 from graphfix.errors import TensorRTBuildError
 
 __all__ = ["INSTALL_HINT", "MAX_OPTIMIZATION_LEVEL", "NOT_INSTALLED", "PRECISIONS", "TOLERANCES", "BuildPlan",

@@ -16,6 +16,7 @@ import numpy as np
 from graphfix.errors import TensorRTBuildError
 from graphfix.linting.registry import rule_by_code, rule_for_tensorrt_error
 
+
 def rule_for_parser_error(op_type: str | None, message: str) -> str | None:
     """The graphfix rule whose fix removes the cause of a TensorRT parser or builder error, if any.
 

@@ -16,7 +16,12 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from graphfix.compiling.backends.tensorrt.status import FLAGLESS_MAJOR, STRONG_TYPING_VERSION, _check_supported, parse_version
+from graphfix.compiling.backends.tensorrt.status import (
+    FLAGLESS_MAJOR,
+    STRONG_TYPING_VERSION,
+    _check_supported,
+    parse_version,
+)
 from graphfix.errors import GraphfixError, UsageError
 
 Precision = Literal["fp32", "fp16", "int8"]

@@ -16,7 +16,6 @@ from graphfix.errors import GraphfixError, VerificationError
 from graphfix.fixing import fix
 
 
-
 def fixed_proto(result) -> onnx.ModelProto:
     return ir.to_proto(result.model)
 
