@@ -146,15 +146,18 @@ class RuntimeShapeComputation(Rule):
         analysis = ctx.analysis
         for node in analysis.order:
             shape_indices = SHAPE_INPUTS.get(node.op_type, ()) if is_standard(node) else ()
-            if node.op_type in _OWNED_ELSEWHERE or all(analysis.facts[o].known() for o in node.outputs
-                                                       if o in analysis.facts):
-                continue  # a node whose outputs are known is itself part of a foldable chain
+            if node.op_type in _OWNED_ELSEWHERE:
+                continue  # recorded by the shape-input pass above
+            if all(analysis.facts[o].known() for o in node.outputs if o in analysis.facts):
+                ctx.skip(node, "its outputs are known at every batch size: part of a foldable chain, whose "
+                               "consumer is reported")
+                continue
             for index, value in enumerate(node.inputs):
                 if value is None or index in shape_indices or value in reported:
                     continue
                 facts = analysis.facts.get(value)
                 if facts is None or not facts.runtime or not facts.shape_derived:
-                    continue  # not computed from shapes: data
+                    continue  # data, not computed from shapes: not a candidate
                 kind = analysis.value_kind(value)
                 if kind is not Kind.CONSTANT:
                     ctx.skip(node, f"input {index} ({value.name}) is computed from shapes but is {kind.value}")
