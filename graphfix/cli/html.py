@@ -273,7 +273,8 @@ def verification_summary(
 def build_regions(
     original: ir.Model, fixed: ir.Model, findings: Iterable[Any], *, infer_shapes: bool = True
 ) -> list[Region]:
-    """One region per finding that names nodes or graph inputs (see the module docstring)."""
+    """One region per finding that names nodes, graph inputs or graph outputs (see the module docstring);
+    findings about the same place (fixed again in a later round) share one region."""
     findings = list(findings)
     if not findings:
         return []
@@ -289,9 +290,9 @@ def build_regions(
         before_nodes = [before_graph.nodes[n] for n in dict.fromkeys(names) if n in before_graph.nodes]
         after_nodes = [after_graph.nodes[n] for n in dict.fromkeys(names) if n in after_graph.nodes]
         after_nodes += after_graph.created_upstream(after_nodes)
-        if inputs:  # declared dims of graph inputs changed: show the inputs and who reads them
-            before_nodes += before_graph.readers(inputs)
-            after_nodes += after_graph.readers(inputs)
+        if inputs:  # declared dims of graph inputs or outputs changed: show them and the nodes next to them
+            before_nodes += before_graph.touching(inputs)
+            after_nodes += after_graph.touching(inputs)
         if not before_nodes and not after_nodes and not inputs:
             continue
         before = before_graph.subgraph(before_nodes, other=after_graph, side="before", focus=inputs)
@@ -299,6 +300,10 @@ def build_regions(
         changes = tuple(plan.describe() for plan in getattr(finding, "fix", ()) if hasattr(plan, "describe"))
         node = finding.node_name
         title = f"{finding.code} {node}" if node else f"{finding.code} {', '.join(inputs)}"
+        same = next((i for i, r in enumerate(regions) if r.title == title), None)
+        if same is not None:  # the same place fixed again in a later round: one picture, all the changes
+            regions[same] = Region(title, finding.code, node, regions[same].changes + changes, before, after)
+            continue
         regions.append(Region(title, finding.code, node, changes, before, after))
     return regions
 
@@ -424,16 +429,19 @@ class _GraphIndex:
                     stack.append(producer)
         return list(found)
 
-    def readers(self, names: Sequence[str], limit: int = 8) -> list[ir.Node]:
-        by_name = {value.name: value for value in self.graph.inputs}
-        readers: dict[ir.Node, None] = {}
+    def touching(self, names: Sequence[str], limit: int = 8) -> list[ir.Node]:
+        """The nodes that read these graph inputs or produce these graph outputs."""
+        inputs = {value.name: value for value in self.graph.inputs}
+        outputs = {value.name: value for value in self.graph.outputs}
+        found: dict[ir.Node, None] = {}
         for name in names:
-            value = by_name.get(name)
-            if value is None:
-                continue
-            for use in list(value.uses())[:limit]:
-                readers[use.node] = None
-        return list(readers)
+            if name in inputs:
+                for use in list(inputs[name].uses())[:limit]:
+                    found[use.node] = None
+            producer = outputs[name].producer() if name in outputs else None
+            if producer is not None:
+                found[producer] = None
+        return list(found)
 
     def _edge_text(self, value: ir.Value) -> str:
         return self.shapes.get(value.name or "", "") or _value_type_text(value)
@@ -485,7 +493,11 @@ class _GraphIndex:
                 if out_id not in picture:
                     consumers = ", ".join(node_label(n) for n in outside[:3]) + (", ..." if len(outside) > 3 else "")
                     detail = ("graph output" if value in self.outputs else f"to {consumers}")
-                    picture[out_id] = PictureNode(out_id, "output", value.name or "", value.name or "", detail)
+                    changed = (value.name or "") in focus_set
+                    if changed:  # declared dims set by the fix: show them
+                        detail += f" {_value_type_text(value)}"
+                    picture[out_id] = PictureNode(out_id, "output", value.name or "", value.name or "", detail,
+                                                  "added" if changed and side == "after" else "")
                 edges.append(PictureEdge(ids[node], out_id, value.name or "", self._edge_text(value)))
         return Subgraph(tuple(picture.values()), tuple(edges))
 
@@ -736,7 +748,8 @@ def _regions_section(model: ModelSection, index: int, drawer: _Drawer) -> str:
 
 _FILL = {("op", ""): "#e8eef7", ("op", "removed"): "#fde3e1", ("op", "added"): "#d9f2dd",
          ("constant", ""): "#fbf3d5", ("constant", "removed"): "#fde3e1", ("constant", "added"): "#bfe8c6",
-         ("input", ""): "#ffffff", ("input", "added"): "#d9f2dd", ("output", ""): "#ffffff"}
+         ("input", ""): "#ffffff", ("input", "added"): "#d9f2dd", ("output", ""): "#ffffff",
+         ("output", "added"): "#d9f2dd"}
 _STROKE = {"": "#4a5a75", "removed": "#c0392b", "added": "#1e8a3a"}
 
 

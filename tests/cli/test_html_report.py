@@ -243,6 +243,30 @@ def test_tiny_graphs_regions_and_edge_shapes(tmp_path: Path) -> None:
     assert "[1, 1, 2, 2]" in figure(region, "after").text()
 
 
+def test_pinned_input_and_output_dims_are_regions(tmp_path: Path) -> None:
+    source = save(parse("""
+agraph (float[N, 3, H, W] x) => (float[N, 3, H, W] y) {
+    y = Relu(x)
+}
+"""), tmp_path / "dynamic.onnx")
+    result = graphfix.fix(str(source), str(tmp_path / "fixed.onnx"), input_shapes={"x": [1, 3, 32, 32]})
+    data = H.fix_report_input(ir.load(str(source)), result.model, result, file=str(source))
+    root = dom(H.render_html(data))
+    assert [r.find_all("h4")[0].text() for r in regions(root)] == ["GF301 x", "GF301 y"]  # y fixed in 2 rounds
+    for name in ("x", "y"):
+        region = region_for(root, f"GF301 {name}")
+        assert "float [N, 3, H, W]" in figure(region, "before").text()
+        assert "float [N, 3, 32, 32]" in figure(region, "after").text() and "Relu" in labels(figure(region, "after"))
+
+
+def test_dynamo_export_region(tmp_path: Path) -> None:
+    result, page = fix_and_report(ROOT / "samples" / "detector_dynamo.onnx", tmp_path)
+    (region,) = regions(dom(page))
+    assert region.find_all("h4")[0].text() == f"GF201 {result.applied[0].node_name}"
+    assert "= [1, 1, 2, 2]" in labels(figure(region, "after"))
+    assert "Shape" in labels(figure(region, "before")) and "Shape" not in labels(figure(region, "after"))
+
+
 def test_failed_verification_is_shown_as_failed() -> None:
     class Output:
         def __init__(self, batch: int, passed: bool) -> None:
