@@ -57,7 +57,7 @@ def graphfix_executable(given: str | None) -> str:
 
 def timed(command: list[str], ok: tuple[int, ...] = (0,)) -> float:
     start = time.perf_counter()
-    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    result = subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - start
     if result.returncode not in ok:
         sys.exit(f"{' '.join(command)} exited {result.returncode}: {result.stderr.strip()[-500:]}")
@@ -75,7 +75,7 @@ def import_times(model: Path, top: int) -> dict[str, list[tuple[str, float]]]:
     heaviest modules by self time."""
     code = ("import sys; from graphfix.cli import main; "
             f"sys.exit(main(['lint', {str(model)!r}]))")
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code], stdout=subprocess.DEVNULL,
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code], check=False, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     rows = []
     for line in result.stderr.splitlines():

@@ -108,11 +108,13 @@ class Progress:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
-            Progress as RichProgress,
             ProgressColumn,
             SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
+        )
+        from rich.progress import (
+            Progress as RichProgress,
         )
         from rich.text import Text
 

@@ -30,7 +30,7 @@ def test_default_install_runs_fix_with_fp16_compile(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    install = subprocess.run([str(python), "-m", "pip", "install", "--no-input", str(ROOT)], env=env,
+    install = subprocess.run([str(python), "-m", "pip", "install", "--no-input", str(ROOT)], check=False, env=env,
                              capture_output=True, text=True, timeout=1800)
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
     listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], env=env, check=True,
@@ -42,7 +42,7 @@ def test_default_install_runs_fix_with_fp16_compile(tmp_path: Path) -> None:
     out.mkdir()
     graphfix = venv / ("Scripts" if os.name == "nt" else "bin") / "graphfix"
     run = subprocess.run([str(graphfix), "fix", str(SAMPLE), "-o", str(out / "fixed.onnx"), "--compile", "fp16",
-                          "--backend", "onnxruntime"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          "--backend", "onnxruntime"], check=False, cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=900)
     print(f"fresh install {installed:.0f} s, fix + fp16 compile {time.perf_counter() - started - installed:.0f} s")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]

@@ -347,7 +347,7 @@ def _inferred_shapes(model: ir.Model) -> dict[str, str]:
         ShapeInferencePass(check_type=False, strict_mode=False, data_prop=True)(clone)
         return {name: text for name, value in ir.convenience.create_value_mapping(clone.graph).items()
                 if name and (text := _value_type_text(value))}
-    except Exception:  # no shapes is fine for a picture
+    except Exception:  # noqa: BLE001 - no shapes is fine for a picture
         return {}
     finally:
         logger.setLevel(level)
@@ -386,7 +386,7 @@ def _tensor_text(tensor: Any) -> str:
     if size <= MAX_SHOWN_ELEMENTS:
         try:
             return format_values(tensor.numpy())
-        except Exception:  # unreadable external data: describe it instead
+        except Exception:  # noqa: BLE001, S110 - unreadable external data: described below instead
             pass
     return f"{dtype} [{', '.join(map(str, shape))}]"
 
@@ -550,9 +550,9 @@ def render_html(report: ReportInput, *, layout: Layout = "auto") -> str:
     drawer = _Drawer(layout)
     title = f"graphfix {report.command} report: " + ", ".join(m.file for m in report.models[:3]) + (
         ", ..." if len(report.models) > 3 else "")
-    body = [f"<header><h1>graphfix {html.escape(report.command)} report</h1>"
+    body = [(f"<header><h1>graphfix {html.escape(report.command)} report</h1>"
             f"<p class=\"meta\">graphfix {html.escape(report.version)} &middot; {html.escape(report.created)}"
-            f"{' &middot; pictures: ' + html.escape(drawer.describe()) if _has_regions(report) else ''}</p></header>"]
+            f"{' &middot; pictures: ' + html.escape(drawer.describe()) if _has_regions(report) else ''}</p></header>")]
     body.append(_summary(report))
     if drawer.note and _has_regions(report):
         body.append(f"<p class=\"note\" id=\"layout-note\">{html.escape(drawer.note)}</p>")
@@ -720,11 +720,11 @@ def _verification_section(model: ModelSection) -> str:
 def _regions_section(model: ModelSection, index: int, drawer: _Drawer) -> str:
     if not model.regions:
         return "<section class=\"regions\"><h3>Rewritten regions</h3><p class=\"muted\">No region was rewritten.</p></section>"
-    parts = [f"<section class=\"regions\"><h3>Rewritten regions ({len(model.regions)})</h3>"
+    parts = [(f"<section class=\"regions\"><h3>Rewritten regions ({len(model.regions)})</h3>"
              "<p class=\"legend\"><span class=\"key removed\">removed</span> <span class=\"key added\">written by "
              "graphfix</span> <span class=\"key kept\">unchanged</span> <span class=\"key constant\">constant</span>"
              " <span class=\"key boundary\">tensor from / to the rest of the graph</span>"
-             " &middot; click a picture to switch between fit-to-width and full size</p>"]
+             " &middot; click a picture to switch between fit-to-width and full size</p>")]
     for number, region in enumerate(model.regions):
         before, after = region.before, region.after
         removed = before.count("op", "removed")
@@ -957,7 +957,8 @@ def _grandalf_svg(graph: Subgraph) -> str | None:
             self.w, self.h, self.xy = w, h, (0.0, 0.0)
 
     class _EdgeView:
-        points: list[tuple[float, float]] = []
+        def __init__(self) -> None:
+            self.points: list[tuple[float, float]] = []
 
         def setpath(self, points: list[tuple[float, float]]) -> None:
             self.points = points
@@ -998,10 +999,10 @@ def _grandalf_svg(graph: Subgraph) -> str | None:
     maxx = max([v.view.xy[0] + v.view.w / 2 for v in all_v] + [x + 80 for x, _ in bends]) + 10
     miny = min([v.view.xy[1] - v.view.h / 2 for v in all_v] + [y for _, y in bends]) - 10
     maxy = max([v.view.xy[1] + v.view.h / 2 for v in all_v] + [y for _, y in bends]) + 10
-    out = [f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{maxx - minx:.0f}\" height=\"{maxy - miny:.0f}\" "
-           f"viewBox=\"{minx:.0f} {miny:.0f} {maxx - minx:.0f} {maxy - miny:.0f}\" font-family=\"Helvetica,Arial,sans-serif\">",
-           "<defs><marker id=\"gf-arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" "
-           "markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#7a869a\"/></marker></defs>"]
+    out = [(f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{maxx - minx:.0f}\" height=\"{maxy - miny:.0f}\" "
+           f"viewBox=\"{minx:.0f} {miny:.0f} {maxx - minx:.0f} {maxy - miny:.0f}\" font-family=\"Helvetica,Arial,sans-serif\">"),
+           ("<defs><marker id=\"gf-arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" "
+           "markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#7a869a\"/></marker></defs>")]
     for item in edges:
         points = item.view.points or [item.v[0].view.xy, item.v[1].view.xy]
         data: PictureEdge = item.data

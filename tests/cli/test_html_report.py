@@ -17,10 +17,10 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 import pytest
+from graphs import RESIZE_SIZES, VIEW_SIZE0, parse, save
 from onnx import TensorProto, helper, numpy_helper
 
 import graphfix
-from graphs import RESIZE_SIZES, VIEW_SIZE0, parse, save
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "detector_legacy.onnx"
@@ -79,23 +79,23 @@ class _Builder(HTMLParser):
         self.root = Element("#root", {}, None)
         self.current = self.root
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+    def handle_starttag(self, tag, attrs):
         element = Element(tag, {k: v or "" for k, v in attrs}, self.current)
         self.current.children.append(element)
         if tag not in _VOID:
             self.current = element
 
-    def handle_startendtag(self, tag, attrs):  # noqa: ANN001
+    def handle_startendtag(self, tag, attrs):
         self.current.children.append(Element(tag, {k: v or "" for k, v in attrs}, self.current))
 
-    def handle_endtag(self, tag):  # noqa: ANN001
+    def handle_endtag(self, tag):
         node = self.current
         while node is not None and node.tag != tag:
             node = node.parent
         if node is not None and node.parent is not None:
             self.current = node.parent
 
-    def handle_data(self, data):  # noqa: ANN001
+    def handle_data(self, data):
         self.current.text_parts.append(data)
 
 
@@ -230,7 +230,7 @@ def test_the_models_are_not_changed_by_building_the_report(tmp_path: Path) -> No
 
 def test_tiny_graphs_regions_and_edge_shapes(tmp_path: Path) -> None:
     source = save(parse(VIEW_SIZE0), tmp_path / "view.onnx")
-    result, page = fix_and_report(source, tmp_path)
+    _result, page = fix_and_report(source, tmp_path)
     root = dom(page)
     (region,) = regions(root)
     before, after = figure(region, "before"), figure(region, "after")
@@ -273,8 +273,8 @@ def test_failed_verification_is_shown_as_failed() -> None:
             self.output, self.batch, self.max_abs, self.max_rel, self.passed = "y", batch, 0.5, 0.25, passed
 
     class Verification:
-        passed, batches, message = False, [1, 3], "output 'y' differs at batch 3"
-        outputs = [Output(1, True), Output(3, False)]
+        passed, batches, message = False, (1, 3), "output 'y' differs at batch 3"
+        outputs = (Output(1, True), Output(3, False))
         reference = "the original at its export batch"
 
     summary = H.verification_summary(Verification())

@@ -80,7 +80,7 @@ def run_hook(hook_id: str, repo: Path, files: list[str]) -> subprocess.Completed
     command = shlex.split(str(spec["entry"])) + list(spec.get("args", [])) + chosen  # type: ignore[arg-type]
     assert command[0] == "graphfix"
     command[0] = graphfix_executable()
-    return subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, check=False, cwd=repo, capture_output=True, text=True, timeout=600)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -190,7 +190,7 @@ def pre_commit_run(repo: Path, hook_repo: tuple[Path, str, Path], hook_id: str,
         "      - id: graphfix-lint\n      - id: graphfix-fix-diff\n")
     git(repo, "add", ".pre-commit-config.yaml")
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
-    return subprocess.run([*_pre_commit(), "run", hook_id, "--files", *files], cwd=repo, env=env,  # type: ignore[misc]
+    return subprocess.run([*_pre_commit(), "run", hook_id, "--files", *files], check=False, cwd=repo, env=env,  # type: ignore[misc]
                           capture_output=True, text=True, timeout=1200)
 
 

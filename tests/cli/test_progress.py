@@ -59,9 +59,8 @@ def test_visible_on_a_forced_terminal_with_bar_and_count() -> None:
 def test_the_display_stops_when_a_step_fails_and_can_start_again() -> None:
     stream = io.StringIO()
     reporter = Progress(stream=stream, force_terminal=True)
-    with pytest.raises(RuntimeError):
-        with reporter.task("compiling"):
-            raise RuntimeError("engine build failed")
+    with pytest.raises(RuntimeError), reporter.task("compiling"):
+        raise RuntimeError("engine build failed")
     assert reporter._display is None
     with reporter.task("compiling again", total=1) as step:
         step.advance()
