@@ -42,6 +42,9 @@ def _html_module():
 
 H = _html_module()
 HAS_DOT = shutil.which("dot") is not None
+HAS_GRANDALF = importlib.util.find_spec("grandalf") is not None
+# Without Graphviz `dot` and grandalf the report lists each region as tables of nodes and edges.
+DRAWN = HAS_DOT or HAS_GRANDALF
 
 
 # -- a small DOM for the checks ------------------------------------------------------------------------
@@ -144,8 +147,16 @@ def figure(region: Element, side: str) -> Element:
 
 
 def labels(picture: Element) -> set[str]:
-    """The strings drawn in a picture (one per SVG <text>)."""
-    return {t.text().strip() for t in picture.find_all("text")}
+    """The strings drawn in a picture (one per SVG <text>, or per table cell without a layout library)."""
+    return {t.text().strip() for t in picture.find_all("text") + picture.find_all("td")}
+
+
+def assert_drawn(picture: Element) -> None:
+    """One SVG per picture when a layout library is installed, else the table form."""
+    if DRAWN:
+        assert picture.attrs["data-layout"] in ("dot", "grandalf") and len(picture.find_all("svg")) == 1
+    else:
+        assert picture.attrs["data-layout"] == "table" and picture.find_all("table")
 
 
 def region_for(root: Element, title: str) -> Element:
@@ -200,7 +211,7 @@ def test_one_before_and_one_after_picture_per_rewritten_region(sample_report: tu
     assert [r.find_all("h4")[0].text() for r in regions(root)] == [f"{f.code} {f.node_name}" for f in result.applied]
     for region in regions(root):
         for side in ("before", "after"):
-            assert len(figure(region, side).find_all("svg")) == 1
+            assert_drawn(figure(region, side))
 
 
 def test_pictures_show_removed_chain_and_written_values(sample_report: tuple[object, str]) -> None:
@@ -235,7 +246,7 @@ def test_tiny_graphs_regions_and_edge_shapes(tmp_path: Path) -> None:
     (region,) = regions(root)
     before, after = figure(region, "before"), figure(region, "after")
     assert {"Shape", "Gather", "Unsqueeze", "Concat", "Reshape"} <= labels(before)
-    assert "Shape" not in labels(after) and "Reshape" in labels(after) and "= [-1, 256]" in labels(after)
+    assert "Shape" not in labels(after) and "Reshape" in labels(after) and "[-1, 256]" in after.text()
     assert "float [N, 4, 8, 8]" in labels(before)  # edges carry the tensor's type and shape
     resize_source = save(parse(RESIZE_SIZES), tmp_path / "resize.onnx")
     _, page = fix_and_report(resize_source, tmp_path)
@@ -263,7 +274,7 @@ def test_dynamo_export_region(tmp_path: Path) -> None:
     result, page = fix_and_report(ROOT / "samples" / "detector_dynamo.onnx", tmp_path)
     (region,) = regions(dom(page))
     assert region.find_all("h4")[0].text() == f"GF201 {result.applied[0].node_name}"
-    assert "= [1, 1, 2, 2]" in labels(figure(region, "after"))
+    assert "[1, 1, 2, 2]" in figure(region, "after").text()
     assert "Shape" in labels(figure(region, "before")) and "Shape" not in labels(figure(region, "after"))
 
 
@@ -316,8 +327,8 @@ def test_lint_form_shows_files_that_could_not_be_read(tmp_path: Path) -> None:
     assert "could not be checked" in root.find_all("p", cls="headline")[0].text()
 
 
+@pytest.mark.skipif(not HAS_GRANDALF, reason="grandalf is not installed (pip install grandalf)")
 def test_without_dot_the_page_says_so_and_grandalf_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("grandalf")
     monkeypatch.setattr(H.shutil, "which", lambda name: None)
     _, page = fix_and_report(SAMPLE, tmp_path)
     root = dom(page)
@@ -379,13 +390,14 @@ def long_chain_model(links: int) -> onnx.ModelProto:
 
 @pytest.mark.parametrize("layout", ["auto", "grandalf"])
 def test_a_200_node_region_is_drawn_whole(tmp_path: Path, layout: str) -> None:
-    pytest.importorskip("grandalf")
+    if layout == "grandalf" and not HAS_GRANDALF:
+        pytest.skip("grandalf is not installed (pip install grandalf)")
     source = save(long_chain_model(63), tmp_path / "long.onnx")
     result, page = fix_and_report(source, tmp_path, layout=layout)
     assert result.ops_before.total() == 200 and result.ops_after.total() == 1
     (region,) = regions(dom(page))
     before = figure(region, "before")
-    assert len(before.find_all("svg")) == 1
+    assert_drawn(before)
     text = before.text()
     assert all(f"/chain/Sub_{k}" in text for k in range(63))
     assert "before: 200 nodes (199 removed)" in region.find_all("p", cls="region-facts")[0].text()
@@ -446,6 +458,7 @@ def read_png(path: Path) -> tuple[int, int, np.ndarray]:
 
 
 @pytest.mark.skipif(_browser() is None, reason="no Chromium/Chrome installed (apt-get install chromium)")
+@pytest.mark.skipif(not DRAWN, reason="no layout library (Graphviz dot or grandalf) to draw the pictures")
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     source = save(parse(VIEW_SIZE0), tmp_path / "view.onnx")
     _, page = fix_and_report(source, tmp_path)
