@@ -221,6 +221,7 @@ def fix_report_input(
     atol: float | None = None,
     rtol: float | None = None,
     infer_shapes: bool = True,
+    verification_note: str | None = None,
     version: str | None = None,
 ) -> ReportInput:
     """The page for ``graphfix fix --report FILE`` from the original model, the fixed one and the
@@ -230,12 +231,16 @@ def fix_report_input(
     file again, or keep a copy); neither model is changed. ``reference`` says what verification compared
     with (default: ``result.verification.reference`` when present, else the original in ONNX Runtime).
     ``infer_shapes`` runs ONNX shape inference (large initializers left out) so edges show shapes.
+    ``verification_note`` says why there is no verification when the default guess is wrong (e.g. "--diff:
+    nothing was verified or written").
     """
     verification = result.verification
     summary = None
     note = ""
     if verification is not None:
         summary = verification_summary(verification, reference=reference, atol=atol, rtol=rtol)
+    elif verification_note:
+        note = verification_note
     elif not (result.applied or getattr(result, "user_edits", None)):
         note = "nothing changed, so there was nothing to verify"
     else:
