@@ -14,7 +14,7 @@ Legacy (TorchScript) exporter, the seed's ``autograd.Function``: call ``symbolic
 
 Both exporters, a ``torch.library`` custom op: describe it once with ``CustomOpExport`` and
 
-- legacy: ``with legacy_symbolics([spec], opset): torch.onnx.export(..., dynamo=False)`` registers a
+- legacy: ``with legacy_symbolics([spec]): torch.onnx.export(..., dynamo=False)`` registers a
   symbolic for the op for the duration of the export (``torch.onnx.register_custom_op_symbolic``);
 - dynamo: ``torch.onnx.export(..., dynamo=True, custom_translation_table=translation_table([spec]))``.
 
@@ -141,8 +141,10 @@ class CustomOpExport:
 
 
 @contextlib.contextmanager
-def legacy_symbolics(specs: Sequence[CustomOpExport], opset: int) -> Iterator[None]:
-    """Register a symbolic per op for the legacy exporter at ``opset`` for the duration of the block."""
+def legacy_symbolics(specs: Sequence[CustomOpExport], opset: int = 9) -> Iterator[None]:
+    """Register a symbolic per op for the legacy exporter for the duration of the block. A symbolic
+    registered at ``opset`` serves every export at that opset or a later one (the default, 9, covers
+    every opset the legacy exporter writes; checked at 11, 17 and 20)."""
     import torch
 
     registered = []

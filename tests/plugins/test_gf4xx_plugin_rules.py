@@ -60,6 +60,14 @@ def test_gf401_finds_the_plugin_node_in_any_domain_and_fixes_it(domain: str):
     assert [f.code for f in again] == ["GF402"]  # no Plugin node left; still no reference
 
 
+def test_gf401_writes_the_namespace_the_user_asks_for():
+    loaded = load(hswish_onnx())
+    options = Options()
+    options.plugin_namespace = "graphfix"  # type: ignore[attr-defined] - `graphfix fix --plugin-namespace`
+    [gf401] = run_rules(Context(loaded, analyse(loaded), options), [PluginNode])
+    assert gf401.fix[0].namespace == "graphfix" and "plugin_namespace='graphfix'" in gf401.message
+
+
 def test_gf401_warns_when_the_name_is_an_onnx_operator():
     model = hswish_onnx()
     for attribute in model.graph.node[0].attribute:

@@ -102,7 +102,7 @@ def test_custom_ops_export_in_the_stock_form_with_both_exporters(tmp_path: Path,
         if exporter == "legacy":
             from graphfix.export import export
 
-            with legacy_symbolics([spec], opset=17):
+            with legacy_symbolics([spec]):
                 export(module, make_inputs(), path, exporter="legacy", opset=17, input_names=list(names))
         else:
             batch = torch.export.Dim("batch")

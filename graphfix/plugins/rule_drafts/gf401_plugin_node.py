@@ -40,7 +40,7 @@ from graphfix.engine import Context, Finding, FixAvailability, Rule
 from graphfix.graphutil import node_label
 from graphfix.plugins.nodes import iter_nodes
 from graphfix.plugins.registry import NodeView
-from graphfix.plugins.stock import plan_stock_form
+from graphfix.plugins.stock import DEFAULT_NAMESPACE, plan_stock_form
 
 
 class PluginNode(Rule):
@@ -54,7 +54,9 @@ class PluginNode(Rule):
             name = NodeView.of(node).plugin_name
             if name is None:
                 continue
-            plan = plan_stock_form(node)
+            # Wiring: `graphfix fix --plugin-namespace NS` sets Options.plugin_namespace ("" by default,
+            # what tensorRT_Pro's creators use; a tensorrt.plugin Python plugin needs a non-empty one).
+            plan = plan_stock_form(node, namespace=getattr(ctx.options, "plugin_namespace", DEFAULT_NAMESPACE))
             default = node.domain in ("", "ai.onnx")
             where = "in the default domain" if default else f"in domain {node.domain!r}"
             message = (f"Plugin {node_label(node)!r} (name={name!r}, {where}) is tensorRT_Pro's plugin form, "
