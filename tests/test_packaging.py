@@ -36,6 +36,6 @@ def test_py_typed_is_shipped():
 
 def test_every_stage_package_has_its_own_tests():
     stages = sorted(p.parent.name for p in (ROOT / "graphfix").glob("*/__init__.py"))
-    assert stages == ["analyse", "cli", "compare", "compiling", "fixing", "ir", "linting", "precision", "targets", "verify"]
+    assert stages == ["analyse", "cli", "compare", "compiling", "fixing", "ir", "linting", "plugins", "precision", "targets", "verify"]
     missing = [stage for stage in stages if not list((ROOT / "tests" / stage).glob("test_*.py"))]
     assert missing == []

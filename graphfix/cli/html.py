@@ -33,7 +33,7 @@ import logging
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,8 +188,14 @@ class ReportInput:
 
 
 def severity(finding: Any) -> str:
-    """The finding's SARIF level (``graphfix.report.to_sarif`` uses the same rule)."""
-    return "note" if finding.code.startswith("GF9") and not finding.fixable else "warning"
+    """The finding's level: its rule's severity, as SARIF reports it (``graphfix.cli.report.to_sarif``)."""
+    from graphfix.errors import UsageError
+    from graphfix.linting.registry import rule_by_code
+
+    try:
+        return rule_by_code(str(finding.code)).severity.value
+    except UsageError:  # a finding of a rule this graphfix does not know
+        return "warning"
 
 
 def finding_row(finding: Any, status: str) -> FindingRow:
@@ -287,7 +293,7 @@ def build_regions(
     after_shapes = _inferred_shapes(fixed) if infer_shapes else {}
     before_graph = _GraphIndex(original.graph, before_shapes)
     after_graph = _GraphIndex(fixed.graph, after_shapes)
-    regions = []
+    regions: list[Region] = []
     for finding in findings:
         names = [*getattr(finding, "chain", ()), *([finding.node_name] if finding.node_name else [])]
         inputs = [plan.value.name for plan in getattr(finding, "fix", ())
@@ -507,7 +513,7 @@ class _GraphIndex:
         return Subgraph(tuple(picture.values()), tuple(edges))
 
     def _source_node(
-        self, value: ir.Value, producer: ir.Node | None, new_id: Any, picture: dict[str, PictureNode],
+        self, value: ir.Value, producer: ir.Node | None, new_id: Callable[[object], str], picture: dict[str, PictureNode],
         other: _GraphIndex, side: str, focus: set[str],
     ) -> str:
         name = value.name or ""
@@ -803,8 +809,8 @@ class _Drawer:
 
     def _dot_svg(self, graph: Subgraph) -> str | None:
         try:
-            result = subprocess.run([self.dot, "-Tsvg"], input=dot_source(graph).encode(), capture_output=True,
-                                    timeout=DOT_TIMEOUT, check=True)  # type: ignore[list-item]
+            result = subprocess.run([str(self.dot), "-Tsvg"], input=dot_source(graph).encode(),
+                                    capture_output=True, timeout=DOT_TIMEOUT, check=True)
         except (OSError, subprocess.SubprocessError):
             return None
         return _clean_svg(result.stdout.decode("utf-8", errors="replace"))
@@ -821,14 +827,14 @@ def dot_source(graph: Subgraph) -> str:
     try:
         import graphviz
     except ImportError:
-        graphviz = None  # type: ignore[assignment]
+        graphviz = None
     if graphviz is not None:
         dot = graphviz.Digraph(graph_attr=graph_attr, node_attr=node_attr, edge_attr=edge_attr)
         for node in graph.nodes:
             dot.node(node.id, **_dot_node_attributes(node))
         for edge in graph.edges:
             dot.edge(edge.source, edge.target, **_dot_edge_attributes(edge, compact))
-        return dot.source
+        return str(dot.source)
     lines = ["digraph {"]
     for key, attrs in (("graph", graph_attr), ("node", node_attr), ("edge", edge_attr)):
         lines.append(f"  {key} [{_dot_attrs(attrs)}]")

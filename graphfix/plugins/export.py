@@ -133,7 +133,7 @@ class CustomOpExport:
     @property
     def qualified_name(self) -> str:
         """``namespace::name`` of the torch op, as ``register_custom_op_symbolic`` wants it."""
-        return self.overload.name().split(".")[0]
+        return str(self.overload.name()).split(".")[0]
 
     def arguments(self) -> list[str]:
         """Names of the torch op's arguments, in order."""

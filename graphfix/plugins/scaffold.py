@@ -481,7 +481,7 @@ def _render(op: str, namespace: str, view: NodeView, inputs: list[PluginInput],
         io.append("FP32|FP16" if i.dtype.kind == "f" else _QDP_TYPE_NAMES.get(i.dtype, "FP32"))
     for o in outputs:
         floating = o.dtype is None or o.dtype.kind == "f"
-        io.append("FP32|FP16" if floating else _QDP_TYPE_NAMES.get(o.dtype, "FP32"))  # type: ignore[arg-type]
+        io.append("FP32|FP16" if floating else _QDP_TYPE_NAMES.get(o.dtype, "FP32"))
     lines.append("@trtp.autotune(PLUGIN_ID)")
     lines.append(_def(f"{base}_autotune", f"{tensor_params}, outputs: Tuple[trtp.TensorDesc]",
                       "List[trtp.AutoTuneCombination]"))
