@@ -58,8 +58,16 @@ MODES = ("default", "unsafe")
 SEVERITY = ("crash", "wrong", "bad-export", "error", "caught", "refused", "left", "ok")
 VERDICTS = ("export-failed", "timeout", *SEVERITY)
 
-for _name in ("torch", "torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "onnx_ir",
-              "torch.fx.experimental.symbolic_shapes", "torch._export"):
+for _name in (
+    "torch",
+    "torch.onnx",
+    "torch.export",
+    "torch._dynamo",
+    "onnxscript",
+    "onnx_ir",
+    "torch.fx.experimental.symbolic_shapes",
+    "torch._export",
+):
     logging.getLogger(_name).setLevel(logging.ERROR)
 
 
@@ -76,8 +84,11 @@ def _quiet():
     try:
         os.dup2(null, 1)
         os.dup2(null, 2)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -98,14 +109,29 @@ def export(program: ShapeProgram, exporter: str, path: Path) -> Path:
     args = (torch.from_numpy(program.inputs(program.export_batch)),)
     if exporter == "legacy":
         with _quiet(), torch.no_grad():
-            torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17, input_names=["x"],
-                              output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+            torch.onnx.export(
+                module,
+                args,
+                str(path),
+                dynamo=False,
+                opset_version=17,
+                input_names=["x"],
+                output_names=["y"],
+                dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+            )
         return path
     batch = torch.export.Dim("batch", min=1, max=64)
     for opset in (17, 18):
         with _quiet(), torch.no_grad():
-            onnx_program = torch.onnx.export(module, args, dynamo=True, opset_version=opset, input_names=["x"],
-                                             output_names=["y"], dynamic_shapes=({0: batch},))
+            onnx_program = torch.onnx.export(
+                module,
+                args,
+                dynamo=True,
+                opset_version=opset,
+                input_names=["x"],
+                output_names=["y"],
+                dynamic_shapes=({0: batch},),
+            )
             onnx_program.save(str(path), external_data=False)
         try:
             onnx.checker.check_model(onnx.load(str(path)), full_check=True)
@@ -129,7 +155,7 @@ def _short(error: BaseException) -> str:
     return re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)[:300]
 
 
-def _session(path: Path):  # noqa: ANN202
+def _session(path: Path):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -198,6 +224,7 @@ class ModeResult:
     error_type: str = ""
     applied: list[str] = field(default_factory=list)  # "CODE node"
     remaining: list[str] = field(default_factory=list)
+    remaining_messages: list[str] = field(default_factory=list)  # "CODE node: message"
     verification: dict[str, Any] | None = None
     written: bool = False
     forced: bool = False  # the judged model came from force=True
@@ -225,6 +252,7 @@ class CaseResult:
     original_fails_at: dict[int, str] = field(default_factory=dict)
     original_wrong_at: list[int] = field(default_factory=list)  # runs but differs from torch
     lint: list[str] = field(default_factory=list)  # findings before: "CODE node"
+    lint_messages: list[str] = field(default_factory=list)  # "CODE node: message"
     lint_error: str = ""
     modes: dict[str, ModeResult] = field(default_factory=dict)
     seconds: float = 0.0
@@ -243,12 +271,16 @@ class CaseResult:
             parts.append(f"  export: {self.export_error}")
         if self.original_checker:
             parts.append(f"  original fails onnx.checker: {self.original_checker}")
-        parts.append(f"  original runs at {self.original_runs_at}, wrong vs torch at {self.original_wrong_at}; "
-                     f"lint: {', '.join(self.lint) or 'clean'}")
+        parts.append(
+            f"  original runs at {self.original_runs_at}, wrong vs torch at {self.original_wrong_at}; "
+            f"lint: {', '.join(self.lint) or 'clean'}"
+        )
         for mode in self.modes.values():
-            parts.append(f"  {mode.mode}: {mode.verdict} ({mode.why}) exit {mode.exit}; "
-                         f"applied {len(mode.applied)}; remaining {', '.join(mode.remaining) or '-'}; "
-                         f"runs at {mode.runs_at}")
+            parts.append(
+                f"  {mode.mode}: {mode.verdict} ({mode.why}) exit {mode.exit}; "
+                f"applied {len(mode.applied)}; remaining {', '.join(mode.remaining) or '-'}; "
+                f"runs at {mode.runs_at}"
+            )
             if mode.message:
                 parts.append(f"    message: {mode.message}")
         return "\n".join(parts)
@@ -258,6 +290,10 @@ def _finding(f: Any) -> str:
     return f"{f.code} {f.node_name or '-'}"
 
 
+def _message(f: Any) -> str:
+    return f"{_finding(f)}: {' '.join(str(f.message).split())[:500]}"
+
+
 def _worst(verdicts: list[str]) -> str:
     return min(verdicts, key=SEVERITY.index) if verdicts else "ok"
 
@@ -265,8 +301,13 @@ def _worst(verdicts: list[str]) -> str:
 # ---- the judge ---------------------------------------------------------------------------------------
 
 
-def judge(program: ShapeProgram, exporter: str, workdir: Path, batches: tuple[int, ...] = BATCHES,
-          modes: tuple[str, ...] = MODES) -> CaseResult:
+def judge(
+    program: ShapeProgram,
+    exporter: str,
+    workdir: Path,
+    batches: tuple[int, ...] = BATCHES,
+    modes: tuple[str, ...] = MODES,
+) -> CaseResult:
     """Export, lint, fix and compare one program with one exporter; files are left in ``workdir``."""
     import time
 
@@ -300,24 +341,42 @@ def judge(program: ShapeProgram, exporter: str, workdir: Path, batches: tuple[in
     if orig.load_error:
         result.original_checker = result.original_checker or orig.load_error
     result.original_wrong_at = [b for b in orig.runs_at if not _equal(orig.outputs[b], reference[b])]
-    original_broken = bool(result.original_checker) or program.export_batch not in orig.runs_at \
+    original_broken = (
+        bool(result.original_checker)
+        or program.export_batch not in orig.runs_at
         or program.export_batch in result.original_wrong_at
+    )
 
     try:
         with _quiet():
             report = graphfix.lint(str(original))
         result.lint = [_finding(f) for f in report.findings]
+        result.lint_messages = [_message(f) for f in report.findings]
     except graphfix.GraphfixError as error:
         result.lint_error = str(error)
     except Exception as error:  # noqa: BLE001 - an internal error
         result.lint_error = f"INTERNAL {type(error).__name__}: {error}"
-        result.modes["lint"] = ModeResult("lint", "crash", "lint raised " + type(error).__name__,
-                                          message=str(error)[:500], traceback=traceback.format_exc())
+        result.modes["lint"] = ModeResult(
+            "lint",
+            "crash",
+            "lint raised " + type(error).__name__,
+            message=str(error)[:500],
+            traceback=traceback.format_exc(),
+        )
 
     static_batch = any(f.startswith("GF302") for f in result.lint)
     for mode in modes:
-        result.modes[mode] = _judge_mode(mode, original, workdir, feeds, reference, orig, program.export_batch,
-                                         original_broken, static_batch)
+        result.modes[mode] = _judge_mode(
+            mode,
+            original,
+            workdir,
+            feeds,
+            reference,
+            orig,
+            program.export_batch,
+            original_broken,
+            static_batch,
+        )
     result.verdict = _worst([m.verdict for m in result.modes.values()])
     result.seconds = time.perf_counter() - start
     return result
@@ -327,13 +386,22 @@ def _fix(original: Path, output: Path, unsafe: bool, force: bool, dynamic_batch:
     import graphfix
 
     with _quiet():
-        return graphfix.fix(str(original), str(output), unsafe_fixes=unsafe, force=force,
-                            dynamic_batch=dynamic_batch)
+        return graphfix.fix(
+            str(original), str(output), unsafe_fixes=unsafe, force=force, dynamic_batch=dynamic_batch
+        )
 
 
-def _judge_mode(mode: str, original: Path, workdir: Path, feeds: dict[int, np.ndarray],
-                reference: dict[int, list[np.ndarray]], orig: Runs, export_batch: int,
-                original_broken: bool, static_batch: bool) -> ModeResult:
+def _judge_mode(
+    mode: str,
+    original: Path,
+    workdir: Path,
+    feeds: dict[int, np.ndarray],
+    reference: dict[int, list[np.ndarray]],
+    orig: Runs,
+    export_batch: int,
+    original_broken: bool,
+    static_batch: bool,
+) -> ModeResult:
     import graphfix
     from graphfix.errors import VerificationError
 
@@ -341,8 +409,12 @@ def _judge_mode(mode: str, original: Path, workdir: Path, feeds: dict[int, np.nd
     # The unsafe mode is what a user tries next: --unsafe-fixes, plus --dynamic-batch when GF302 says the
     # export's batch is static although dynamic was asked for.
     dynamic_batch = unsafe and static_batch
-    out = ModeResult(mode, options=", ".join(k for k, on in (("unsafe_fixes=True", unsafe),
-                                                              ("dynamic_batch=True", dynamic_batch)) if on))
+    out = ModeResult(
+        mode,
+        options=", ".join(
+            k for k, on in (("unsafe_fixes=True", unsafe), ("dynamic_batch=True", dynamic_batch)) if on
+        ),
+    )
     output = workdir / f"fixed-{mode}.onnx"
     fix_result = None
     refusal: BaseException | None = None
@@ -374,6 +446,7 @@ def _judge_mode(mode: str, original: Path, workdir: Path, feeds: dict[int, np.nd
     if fix_result is not None:
         out.applied = [_finding(f) for f in fix_result.applied] + list(fix_result.user_edits)
         out.remaining = [_finding(f) for f in fix_result.remaining]
+        out.remaining_messages = [_message(f) for f in fix_result.remaining]
         if fix_result.verification is not None:
             v = fix_result.verification
             out.verification = {"passed": v.passed, "batches": list(v.batches), "message": v.message}
@@ -406,14 +479,18 @@ def _judge_mode(mode: str, original: Path, workdir: Path, feeds: dict[int, np.nd
         if wrong:
             out.wrong_at = wrong
             out.verdict = "wrong"
-            out.why = "written model differs from torch and from the original at batch " + \
-                ", ".join(str(b) for b in wrong)
+            out.why = "written model differs from torch and from the original at batch " + ", ".join(
+                str(b) for b in wrong
+            )
             if out.verification and out.verification["passed"]:
                 out.why += " (verification said passed)"
             return out
         regressed = [b for b in runs.errors if b in orig.runs_at and _equal(orig.outputs[b], reference[b])]
         if regressed:
-            out.verdict, out.why = "wrong", f"written model fails at batch {regressed} where the original was right"
+            out.verdict, out.why = (
+                "wrong",
+                f"written model fails at batch {regressed} where the original was right",
+            )
             return out
     if original_broken:
         out.verdict, out.why = "bad-export", "the original is invalid or wrong at its export batch"
@@ -429,8 +506,11 @@ def _judge_mode(mode: str, original: Path, workdir: Path, feeds: dict[int, np.nd
         if wrong or export_batch not in runs.runs_at:
             out.wrong_at = wrong
             out.verdict = "caught"
-            out.why = (f"forced model wrong at batch {sorted(wrong)}" if wrong
-                       else f"forced model fails at the export batch {export_batch}")
+            out.why = (
+                f"forced model wrong at batch {sorted(wrong)}"
+                if wrong
+                else f"forced model fails at the export batch {export_batch}"
+            )
             return out
         out.verdict, out.why = "refused", f"forced model is right at {runs.runs_at}"
         return out
@@ -438,9 +518,14 @@ def _judge_mode(mode: str, original: Path, workdir: Path, feeds: dict[int, np.nd
     missing = [b for b in feeds if b not in runs.runs_at]
     if missing or out.remaining:
         out.verdict = "left"
-        out.why = "; ".join(p for p in (f"fails at batch {missing}" if missing else "",
-                                         f"remaining {', '.join(out.remaining_codes)}" if out.remaining else "")
-                            if p)
+        out.why = "; ".join(
+            p
+            for p in (
+                f"fails at batch {missing}" if missing else "",
+                f"remaining {', '.join(out.remaining_codes)}" if out.remaining else "",
+            )
+            if p
+        )
         return out
     out.verdict, out.why = "ok", ""
     return out
@@ -468,19 +553,24 @@ KNOWN_LEFT = "known"
 def left_is_known(result: CaseResult, mode: ModeResult) -> bool:
     """A ``left`` that is the documented behaviour, not a bug.
 
-    - the default mode leaves a batch the program bakes on purpose (GF103 and friends; repaired only with
-      ``unsafe_fixes``), and a static batch (GF302; made dynamic only with ``dynamic_batch``);
+    - the default mode leaves a batch the program bakes on purpose (the model fails at other batches, or
+      GF103 remains; repaired only with ``unsafe_fixes``), and a static batch (GF302; made dynamic only with
+      ``dynamic_batch``);
     - a Python loop over the images (``unbind_loop``) cannot be rewritten in general, in any mode.
+    A program that bakes on purpose but whose export kept the batch anyway (dynamo keeps ``x.data.size(0)``
+    symbolic) is judged like any other.
     """
-    if result.bake == "unbind_loop":
+    if mode.mode == "default" and "GF302" in mode.remaining_codes:
         return True
-    if mode.mode == "default" and (result.bake is not None or "GF302" in mode.remaining_codes):
+    baked = len(mode.runs_at) < len(BATCHES) or "GF103" in mode.remaining_codes
+    if result.bake == "unbind_loop" and baked:
         return True
-    return False
+    return mode.mode == "default" and result.bake is not None and baked
 
 
 def tally(results: list[CaseResult]) -> dict[str, Any]:
     """Counts per exporter (case verdicts), per exporter and mode, and per exporter and pattern."""
+
     def empty() -> dict[str, int]:
         return {"cases": 0, **{v: 0 for v in VERDICTS}}
 

@@ -50,8 +50,18 @@ from typing import Any
 
 import numpy as np
 
-PATTERN_KINDS = ("view", "permute_view", "interpolate", "expand_param", "pad_multiple", "split", "window",
-                 "arange", "batch_arith", "squeeze")
+PATTERN_KINDS = (
+    "view",
+    "permute_view",
+    "interpolate",
+    "expand_param",
+    "pad_multiple",
+    "split",
+    "window",
+    "arange",
+    "batch_arith",
+    "squeeze",
+)
 BAKE_KINDS = ("int", "full_int", "unbind_loop", "data_size", "batch1_buffer")
 MAX_WEIGHTS = 6000
 MAX_HW = 16
@@ -87,7 +97,7 @@ class ShapeProgram:
         """Pattern kinds plus ``baked:<kind>``, for counting results per pattern."""
         return (*self.kinds, *((f"baked:{self.bake}",) if self.bake else ()))
 
-    def module(self):  # noqa: ANN201 - torch.nn.Module; torch is imported lazily
+    def module(self):
         """A new instance with the seeded weights (the same on every call)."""
         import torch
 
@@ -110,15 +120,19 @@ class ShapeProgram:
         module = module if module is not None else self.module()
         with torch.no_grad():
             if self.per_sample:
-                rows = [_as_list(module(torch.from_numpy(x[i:i + 1]))) for i in range(len(x))]
+                rows = [_as_list(module(torch.from_numpy(x[i : i + 1]))) for i in range(len(x))]
                 return [np.concatenate(parts) for parts in zip(*rows)]
             return _as_list(module(torch.from_numpy(x)))
 
     def describe(self) -> str:
-        bake = f"bakes the batch on purpose: {self.bake} ({self.bake_note})" if self.bake else "keeps the batch"
-        return (f"# shape program seed {self.seed}: input x [batch, {', '.join(map(str, self.input_shape))}], "
-                f"export batch {self.export_batch}, {bake}\n# patterns: {', '.join(self.patterns)}\n"
-                + self.source)
+        bake = (
+            f"bakes the batch on purpose: {self.bake} ({self.bake_note})" if self.bake else "keeps the batch"
+        )
+        return (
+            f"# shape program seed {self.seed}: input x [batch, {', '.join(map(str, self.input_shape))}], "
+            f"export batch {self.export_batch}, {bake}\n# patterns: {', '.join(self.patterns)}\n"
+            + self.source
+        )
 
 
 def _as_list(out: Any) -> list[np.ndarray]:
@@ -128,8 +142,8 @@ def _as_list(out: Any) -> list[np.ndarray]:
 
 def _compile(source: str, filename: str) -> Any:
     import torch
-    import torch.nn as nn
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
+    from torch import nn
 
     # Registered with linecache so tracebacks and torch.export's source lookups can read the program.
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
@@ -163,8 +177,13 @@ class _Builder:
         self.bake_note = ""
         self.per_sample = False
 
-    def step(self, kind: str | None, lines: list[str], init: list[str] = (),  # type: ignore[assignment]
-             label: str | None = None) -> None:
+    def step(
+        self,
+        kind: str | None,
+        lines: list[str],
+        init: list[str] = (),  # type: ignore[assignment]
+        label: str | None = None,
+    ) -> None:
         if kind:
             self.kinds.append(kind)
         self.body.append(f"# {label or kind or 'mix'}")
@@ -172,14 +191,16 @@ class _Builder:
         self.init.extend(init)
         self.index += 1
 
-    def choice(self, items):  # noqa: ANN001, ANN201
+    def choice(self, items):
         return self.rng.choice(list(items))
 
     def source(self) -> str:
         init = "\n".join(f"        {line}" for line in self.init) or "        pass"
         body = "\n".join(f"        {line}" for line in self.body)
-        return (f"class Program(nn.Module):\n    def __init__(self):\n        super().__init__()\n{init}\n\n"
-                f"    def forward(self, x):\n{body}\n        return x\n")
+        return (
+            f"class Program(nn.Module):\n    def __init__(self):\n        super().__init__()\n{init}\n\n"
+            f"    def forward(self, x):\n{body}\n        return x\n"
+        )
 
 
 Step = Callable[[_Builder, _State], "_State | None"]
@@ -205,8 +226,13 @@ def _view_image(b: _Builder, s: _State) -> _State | None:
     i = b.index
     v = b.rng.randrange(4)
     if v == 0:
-        b.step("view", [f"b{i}, c{i}, h{i}, w{i} = x.shape",
-                        f"x = x.view(b{i}, c{i}, h{i} * w{i}).softmax(-1).view(b{i}, c{i}, h{i}, w{i})"])
+        b.step(
+            "view",
+            [
+                f"b{i}, c{i}, h{i}, w{i} = x.shape",
+                f"x = x.view(b{i}, c{i}, h{i} * w{i}).softmax(-1).view(b{i}, c{i}, h{i}, w{i})",
+            ],
+        )
     elif v == 1:
         b.step("view", [f"x = torch.tanh(x.view(x.size(0), -1) * 0.5).view(x.size(0), {c}, {h}, {w})"])
     elif v == 2:
@@ -222,21 +248,39 @@ def _permute_view_image(b: _Builder, s: _State) -> _State | None:
     i = b.index
     v = b.rng.randrange(3)
     if v == 0:
-        back = b.choice((f"t{i}.reshape(b{i}, h{i}, w{i}, c{i}).permute(0, 3, 1, 2)",
-                         f"t{i}.view(b{i}, h{i}, w{i}, c{i}).permute(0, 3, 1, 2).contiguous()"))
-        b.step("permute_view", [f"b{i}, c{i}, h{i}, w{i} = x.shape",
-                                f"t{i} = x.permute(0, 2, 3, 1).reshape(b{i}, h{i} * w{i}, c{i})",
-                                f"t{i} = self.fc{i}(t{i})",
-                                f"x = {back}"], [f"self.fc{i} = nn.Linear({c}, {c})"])
+        back = b.choice(
+            (
+                f"t{i}.reshape(b{i}, h{i}, w{i}, c{i}).permute(0, 3, 1, 2)",
+                f"t{i}.view(b{i}, h{i}, w{i}, c{i}).permute(0, 3, 1, 2).contiguous()",
+            )
+        )
+        b.step(
+            "permute_view",
+            [
+                f"b{i}, c{i}, h{i}, w{i} = x.shape",
+                f"t{i} = x.permute(0, 2, 3, 1).reshape(b{i}, h{i} * w{i}, c{i})",
+                f"t{i} = self.fc{i}(t{i})",
+                f"x = {back}",
+            ],
+            [f"self.fc{i} = nn.Linear({c}, {c})"],
+        )
         return _State("image", s.dims, contiguous=back.endswith("contiguous()"))
     if v == 1:
-        b.step("permute_view", [f"x = torch.tanh(x.permute(0, 1, 3, 2).contiguous().view(x.size(0), {c}, {w}, {h}))"])
+        b.step(
+            "permute_view",
+            [f"x = torch.tanh(x.permute(0, 1, 3, 2).contiguous().view(x.size(0), {c}, {w}, {h}))"],
+        )
         return _State("image", (c, w, h))
     if h * w > MAX_TOKENS:
         return None
     if b.rng.random() < 0.5:  # to tokens
-        b.step("permute_view", [f"b{i}, c{i}, h{i}, w{i} = x.shape",
-                                f"x = x.permute(0, 2, 3, 1).contiguous().view(b{i}, h{i} * w{i}, c{i})"])
+        b.step(
+            "permute_view",
+            [
+                f"b{i}, c{i}, h{i}, w{i} = x.shape",
+                f"x = x.permute(0, 2, 3, 1).contiguous().view(b{i}, h{i} * w{i}, c{i})",
+            ],
+        )
     else:
         b.step("permute_view", ["x = x.flatten(2).transpose(1, 2)"])
         return _State("tokens", (h * w, c), (h, w), contiguous=False)
@@ -262,14 +306,22 @@ def _interpolate_image(b: _Builder, s: _State) -> _State | None:
         b.step("interpolate", [f"x = F.interpolate(x, scale_factor=2, mode={mode})"])
         return _State("image", (c, 2 * h, 2 * w))
     if v == "int":
-        b.step("interpolate", [f"x = F.interpolate(x, size=(int(x.shape[2]) * 2, int(x.shape[3]) * 2), mode={mode})"])
+        b.step(
+            "interpolate",
+            [f"x = F.interpolate(x, size=(int(x.shape[2]) * 2, int(x.shape[3]) * 2), mode={mode})"],
+        )
         return _State("image", (c, 2 * h, 2 * w))
     if v == "half":
         b.step("interpolate", [f"x = F.interpolate(x, size=(x.size(2) // 2, x.size(3) // 2), mode={mode})"])
         return _State("image", (c, h // 2, w // 2))
-    b.step("interpolate", [f"y{i} = self.conv{i}(F.avg_pool2d(x, 2))",
-                           f"x = x + F.interpolate(y{i}, size=x.shape[-2:], mode={mode})"],
-           [f"self.conv{i} = nn.Conv2d({c}, {c}, 1)"])
+    b.step(
+        "interpolate",
+        [
+            f"y{i} = self.conv{i}(F.avg_pool2d(x, 2))",
+            f"x = x + F.interpolate(y{i}, size=x.shape[-2:], mode={mode})",
+        ],
+        [f"self.conv{i} = nn.Conv2d({c}, {c}, 1)"],
+    )
     return s
 
 
@@ -283,19 +335,31 @@ def _expand_image(b: _Builder, s: _State) -> _State | None:
         options.append("map")
     v = b.choice(options)
     if v == "pos":
-        b.step("expand_param", [f"x = x + self.pos{i}.expand(x.shape[0], -1, -1, -1)"],
-               [f"self.pos{i} = nn.Parameter(torch.randn(1, {c}, {h}, {w}) * 0.5)"])
+        b.step(
+            "expand_param",
+            [f"x = x + self.pos{i}.expand(x.shape[0], -1, -1, -1)"],
+            [f"self.pos{i} = nn.Parameter(torch.randn(1, {c}, {h}, {w}) * 0.5)"],
+        )
         return s
     if v == "map":
-        b.step("expand_param", [f"x = torch.cat([x, self.map{i}.expand(x.size(0), 1, x.size(2), x.size(3))], 1)"],
-               [f"self.map{i} = nn.Parameter(torch.randn(1, 1, {h}, {w}))"])
+        b.step(
+            "expand_param",
+            [f"x = torch.cat([x, self.map{i}.expand(x.size(0), 1, x.size(2), x.size(3))], 1)"],
+            [f"self.map{i} = nn.Parameter(torch.randn(1, 1, {h}, {w}))"],
+        )
         return _State("image", (c + 1, h, w))
     if v == "repeat":
-        b.step("expand_param", [f"x = x * self.g{i}.repeat(x.shape[0], 1, {h}, 1)"],
-               [f"self.g{i} = nn.Parameter(torch.randn(1, {c}, 1, {w}))"])
+        b.step(
+            "expand_param",
+            [f"x = x * self.g{i}.repeat(x.shape[0], 1, {h}, 1)"],
+            [f"self.g{i} = nn.Parameter(torch.randn(1, {c}, 1, {w}))"],
+        )
         return s
-    b.step("expand_param", [f"x = x + self.bias{i}.expand(x.size(0), {c}, {h}, {w})"],
-           [f'self.register_buffer("bias{i}", torch.randn(1, {c}, 1, 1))'])
+    b.step(
+        "expand_param",
+        [f"x = x + self.bias{i}.expand(x.size(0), {c}, {h}, {w})"],
+        [f'self.register_buffer("bias{i}", torch.randn(1, {c}, 1, 1))'],
+    )
     return s
 
 
@@ -306,15 +370,28 @@ def _pad_image(b: _Builder, s: _State) -> _State | None:
     ph, pw = (m - h % m) % m, (m - w % m) % m
     if h + ph > MAX_HW + 4 or w + pw > MAX_HW + 4:
         return None
-    pad = [f"h{i}, w{i} = x.shape[-2:]", f"ph{i} = ({m} - h{i} % {m}) % {m}", f"pw{i} = ({m} - w{i} % {m}) % {m}"]
+    pad = [
+        f"h{i}, w{i} = x.shape[-2:]",
+        f"ph{i} = ({m} - h{i} % {m}) % {m}",
+        f"pw{i} = ({m} - w{i} % {m}) % {m}",
+    ]
     v = b.rng.randrange(3)
     if v == 0:
-        b.step("pad_multiple", [*pad, f"x = F.avg_pool2d(F.pad(x, (0, pw{i}, 0, ph{i})), {m})",
-                                f"x = F.interpolate(x, size=(h{i}, w{i}), mode={_mode(b)})"])
+        b.step(
+            "pad_multiple",
+            [
+                *pad,
+                f"x = F.avg_pool2d(F.pad(x, (0, pw{i}, 0, ph{i})), {m})",
+                f"x = F.interpolate(x, size=(h{i}, w{i}), mode={_mode(b)})",
+            ],
+        )
         return s
     if v == 1:
-        b.step("pad_multiple", [*pad, f"x = self.conv{i}(F.pad(x, (0, pw{i}, 0, ph{i})))[:, :, :h{i}, :w{i}]"],
-               [f"self.conv{i} = nn.Conv2d({c}, {c}, 3, padding=1)"])
+        b.step(
+            "pad_multiple",
+            [*pad, f"x = self.conv{i}(F.pad(x, (0, pw{i}, 0, ph{i})))[:, :, :h{i}, :w{i}]"],
+            [f"self.conv{i} = nn.Conv2d({c}, {c}, 3, padding=1)"],
+        )
         return s
     if h + ph > MAX_HW or w + pw > MAX_HW:
         return None
@@ -324,7 +401,7 @@ def _pad_image(b: _Builder, s: _State) -> _State | None:
 
 
 def _split_image(b: _Builder, s: _State) -> _State | None:
-    c, h, w = s.dims
+    c, _h, _w = s.dims
     i = b.index
     options = ["half_c", "half_w"]
     if c % 2 == 0:
@@ -333,16 +410,32 @@ def _split_image(b: _Builder, s: _State) -> _State | None:
         options.append("sizes")
     v = b.choice(options)
     if v == "half_c":
-        b.step("split", [f"parts{i} = torch.split(x, x.size(1) // 2, 1)",
-                         f"x = torch.cat([torch.tanh(p) * (k + 1) for k, p in enumerate(parts{i}[::-1])], 1)"])
+        b.step(
+            "split",
+            [
+                f"parts{i} = torch.split(x, x.size(1) // 2, 1)",
+                f"x = torch.cat([torch.tanh(p) * (k + 1) for k, p in enumerate(parts{i}[::-1])], 1)",
+            ],
+        )
     elif v == "half_w":
-        b.step("split", [f"parts{i} = torch.split(x, (x.size(3) + 1) // 2, 3)", f"x = torch.cat(parts{i}[::-1], 3)"])
+        b.step(
+            "split",
+            [f"parts{i} = torch.split(x, (x.size(3) + 1) // 2, 3)", f"x = torch.cat(parts{i}[::-1], 3)"],
+        )
     elif v == "chunk":
-        b.step("split", [f"a{i}, g{i} = x.chunk(2, dim=1)", f"x = torch.cat([a{i} * torch.sigmoid(g{i}), g{i}], 1)"])
+        b.step(
+            "split",
+            [f"a{i}, g{i} = x.chunk(2, dim=1)", f"x = torch.cat([a{i} * torch.sigmoid(g{i}), g{i}], 1)"],
+        )
     else:
-        b.step("split", [f"k{i} = x.size(1) // 3",
-                         f"a{i}, g{i} = torch.split(x, [x.size(1) - k{i}, k{i}], 1)",
-                         f"x = torch.cat([g{i} * 2, a{i}], 1)"])
+        b.step(
+            "split",
+            [
+                f"k{i} = x.size(1) // 3",
+                f"a{i}, g{i} = torch.split(x, [x.size(1) - k{i}, k{i}], 1)",
+                f"x = torch.cat([g{i} * 2, a{i}], 1)",
+            ],
+        )
     return s
 
 
@@ -353,21 +446,30 @@ def _window_image(b: _Builder, s: _State, baked: bool = False) -> _State | None:
     if not sizes:
         return None
     ws = b.choice(sizes)
-    lines = [f"b{i}, c{i}, h{i}, w{i} = x.shape",
-             f"win{i} = x.view(b{i}, c{i}, h{i} // {ws}, {ws}, w{i} // {ws}, {ws}).permute(0, 2, 4, 3, 5, 1)",
-             f"win{i} = win{i}.reshape(-1, {ws * ws}, c{i})",
-             f"win{i} = win{i} + torch.softmax(win{i} @ win{i}.transpose(1, 2) * 0.5, -1) @ self.fc{i}(win{i})"]
+    lines = [
+        f"b{i}, c{i}, h{i}, w{i} = x.shape",
+        f"win{i} = x.view(b{i}, c{i}, h{i} // {ws}, {ws}, w{i} // {ws}, {ws}).permute(0, 2, 4, 3, 5, 1)",
+        f"win{i} = win{i}.reshape(-1, {ws * ws}, c{i})",
+        f"win{i} = win{i} + torch.softmax(win{i} @ win{i}.transpose(1, 2) * 0.5, -1) @ self.fc{i}(win{i})",
+    ]
     init = [f"self.fc{i} = nn.Linear({c}, {c})"]
     if baked:
-        lines += [f"n{i} = int(win{i}.shape[0] / (h{i} * w{i} / {ws} / {ws}))",
-                  f"x = win{i}.reshape(n{i}, h{i} // {ws}, w{i} // {ws}, {ws}, {ws}, -1).permute(0, 5, 1, 3, 2, 4)",
-                  f"x = x.reshape(n{i}, win{i}.shape[2], h{i}, w{i})"]
-        b.bake, b.bake_note = "int", "window reverse recovers the batch with int(windows.shape[0] / (h*w/ws/ws))"
+        lines += [
+            f"n{i} = int(win{i}.shape[0] / (h{i} * w{i} / {ws} / {ws}))",
+            f"x = win{i}.reshape(n{i}, h{i} // {ws}, w{i} // {ws}, {ws}, {ws}, -1).permute(0, 5, 1, 3, 2, 4)",
+            f"x = x.reshape(n{i}, win{i}.shape[2], h{i}, w{i})",
+        ]
+        b.bake, b.bake_note = (
+            "int",
+            "window reverse recovers the batch with int(windows.shape[0] / (h*w/ws/ws))",
+        )
         b.step(None, lines, init, label="window, baked batch: int")
         b.kinds.append("window")
     else:
-        lines += [f"x = win{i}.view(b{i}, h{i} // {ws}, w{i} // {ws}, {ws}, {ws}, c{i}).permute(0, 5, 1, 3, 2, 4)",
-                  f"x = x.reshape(b{i}, c{i}, h{i}, w{i})"]
+        lines += [
+            f"x = win{i}.view(b{i}, h{i} // {ws}, w{i} // {ws}, {ws}, {ws}, c{i}).permute(0, 5, 1, 3, 2, 4)",
+            f"x = x.reshape(b{i}, c{i}, h{i}, w{i})",
+        ]
         b.step("window", lines, init)
     return s
 
@@ -377,8 +479,13 @@ def _arange_image(b: _Builder, s: _State) -> _State | None:
     if b.rng.random() < 0.5:
         b.step("arange", ["x = x + torch.arange(x.size(3), dtype=x.dtype) * 0.1"])
     else:
-        b.step("arange", [f"pos{i} = torch.arange(x.shape[2]).to(x.dtype)",
-                          f"x = x + pos{i}.view(1, 1, -1, 1) / x.shape[2]"])
+        b.step(
+            "arange",
+            [
+                f"pos{i} = torch.arange(x.shape[2]).to(x.dtype)",
+                f"x = x + pos{i}.view(1, 1, -1, 1) / x.shape[2]",
+            ],
+        )
     return s
 
 
@@ -392,36 +499,66 @@ def _batch_arith_image(b: _Builder, s: _State) -> _State | None:
         options.append("stack")
     v = b.choice(options)
     if v == "half_c":
-        b.step("batch_arith", [f"x = x.view(-1, {c // 2}, {h}, {w})", f"x = F.gelu(self.conv{i}(x))",
-                               f"x = x.view(x.size(0) // 2, {c}, {h}, {w})"],
-               [f"self.conv{i} = nn.Conv2d({c // 2}, {c // 2}, 3, padding=1)"])
+        b.step(
+            "batch_arith",
+            [
+                f"x = x.view(-1, {c // 2}, {h}, {w})",
+                f"x = F.gelu(self.conv{i}(x))",
+                f"x = x.view(x.size(0) // 2, {c}, {h}, {w})",
+            ],
+            [f"self.conv{i} = nn.Conv2d({c // 2}, {c // 2}, 3, padding=1)"],
+        )
         return s
     if v == "pad_batch":
-        b.step("batch_arith", [f"n{i} = x.size(0)", f"y{i} = F.pad(x, (0, 0, 0, 0, 0, 0, 0, n{i} % 2))",
-                               f"x = torch.tanh(y{i})[:n{i}]"])
+        b.step(
+            "batch_arith",
+            [
+                f"n{i} = x.size(0)",
+                f"y{i} = F.pad(x, (0, 0, 0, 0, 0, 0, 0, n{i} % 2))",
+                f"x = torch.tanh(y{i})[:n{i}]",
+            ],
+        )
         return s
     if v == "rows":
-        b.step("batch_arith", [f"x = x.reshape(x.size(0) * x.size(1), x.size(2), x.size(3)).softmax(1)",
-                               f"x = x.reshape(-1, {c}, {h}, {w})"])
+        b.step(
+            "batch_arith",
+            [
+                "x = x.reshape(x.size(0) * x.size(1), x.size(2), x.size(3)).softmax(1)",
+                f"x = x.reshape(-1, {c}, {h}, {w})",
+            ],
+        )
         return s
-    b.step("batch_arith", [f"x = torch.stack([x, -x], 1).view(x.size(0) * 2, {c}, {h}, {w})",
-                           f"x = F.relu(x).view(-1, {2 * c}, {h}, {w})"])
+    b.step(
+        "batch_arith",
+        [
+            f"x = torch.stack([x, -x], 1).view(x.size(0) * 2, {c}, {h}, {w})",
+            f"x = F.relu(x).view(-1, {2 * c}, {h}, {w})",
+        ],
+    )
     return _State("image", (2 * c, h, w))
 
 
 def _squeeze_image(b: _Builder, s: _State) -> _State | None:
-    c, h, w = s.dims
+    c, _h, _w = s.dims
     i = b.index
     v = b.rng.randrange(3)
     if v == 0:
-        b.step("squeeze", [f"s{i} = x.mean((2, 3), keepdim=True).squeeze()",
-                           f"s{i} = torch.sigmoid(self.fc{i}(s{i}))",
-                           f"x = x * s{i}.view(-1, {c}, 1, 1)"], [f"self.fc{i} = nn.Linear({c}, {c})"])
+        b.step(
+            "squeeze",
+            [
+                f"s{i} = x.mean((2, 3), keepdim=True).squeeze()",
+                f"s{i} = torch.sigmoid(self.fc{i}(s{i}))",
+                f"x = x * s{i}.view(-1, {c}, 1, 1)",
+            ],
+            [f"self.fc{i} = nn.Linear({c}, {c})"],
+        )
     elif v == 1:
         b.step("squeeze", [f"m{i} = x.mean(1, keepdim=True)", f"x = x - m{i}.squeeze(1).unsqueeze(1)"])
     else:
-        b.step("squeeze", [f"f{i} = x.amax(1, keepdim=True)",
-                           f"x = x * torch.sigmoid(f{i}.squeeze()).unsqueeze(-3)"])
+        b.step(
+            "squeeze",
+            [f"f{i} = x.amax(1, keepdim=True)", f"x = x * torch.sigmoid(f{i}.squeeze()).unsqueeze(-3)"],
+        )
     return s
 
 
@@ -429,7 +566,7 @@ def _squeeze_image(b: _Builder, s: _State) -> _State | None:
 
 
 def _mix_tokens(b: _Builder, s: _State) -> _State:
-    n, c = s.dims
+    _n, c = s.dims
     i = b.index
     b.step(None, [f"x = x + torch.tanh(self.fc{i}(x))"], [f"self.fc{i} = nn.Linear({c}, {c})"])
     return s
@@ -441,12 +578,18 @@ def _view_tokens(b: _Builder, s: _State) -> _State | None:
     if b.rng.random() < 0.5:
         b.step("view", [f"x = torch.tanh(x.reshape(x.size(0), -1)).view(x.size(0), {n}, {c})"])
     else:
-        b.step("view", [f"b{i}, n{i}, c{i} = x.shape", f"x = x.view(b{i}, n{i} * c{i}).softmax(-1).view(b{i}, n{i}, c{i})"])
+        b.step(
+            "view",
+            [
+                f"b{i}, n{i}, c{i} = x.shape",
+                f"x = x.view(b{i}, n{i} * c{i}).softmax(-1).view(b{i}, n{i}, c{i})",
+            ],
+        )
     return s
 
 
 def _permute_view_tokens(b: _Builder, s: _State) -> _State | None:
-    n, c = s.dims
+    _n, c = s.dims
     i = b.index
     heads = [k for k in (2, 4) if c % k == 0]
     options = (["attention"] if heads else []) + (["to_image"] if s.hw else [])
@@ -454,19 +597,25 @@ def _permute_view_tokens(b: _Builder, s: _State) -> _State | None:
         return None
     if b.choice(options) == "attention":
         k = b.choice(heads)
-        b.step("permute_view", [
-            f"b{i}, n{i}, c{i} = x.shape",
-            f"q{i} = self.qkv{i}(x).view(b{i}, n{i}, 3, {k}, c{i} // {k}).permute(2, 0, 3, 1, 4)",
-            f"att{i} = torch.softmax(q{i}[0] @ q{i}[1].transpose(-2, -1) * {(c // k) ** -0.5:.4f}, -1)",
-            f"x = x + (att{i} @ q{i}[2]).transpose(1, 2).reshape(b{i}, n{i}, c{i})"],
-            [f"self.qkv{i} = nn.Linear({c}, {3 * c})"])
+        b.step(
+            "permute_view",
+            [
+                f"b{i}, n{i}, c{i} = x.shape",
+                f"q{i} = self.qkv{i}(x).view(b{i}, n{i}, 3, {k}, c{i} // {k}).permute(2, 0, 3, 1, 4)",
+                f"att{i} = torch.softmax(q{i}[0] @ q{i}[1].transpose(-2, -1) * {(c // k) ** -0.5:.4f}, -1)",
+                f"x = x + (att{i} @ q{i}[2]).transpose(1, 2).reshape(b{i}, n{i}, c{i})",
+            ],
+            [f"self.qkv{i} = nn.Linear({c}, {3 * c})"],
+        )
         return s
     h, w = s.hw  # type: ignore[misc]
     if b.rng.random() < 0.5:
         b.step("permute_view", [f"x = x.transpose(1, 2).reshape(x.size(0), {c}, {h}, {w})"])
     else:
-        b.step("permute_view", [f"b{i}, n{i}, c{i} = x.shape",
-                                f"x = x.permute(0, 2, 1).reshape(b{i}, c{i}, {h}, n{i} // {h})"])
+        b.step(
+            "permute_view",
+            [f"b{i}, n{i}, c{i} = x.shape", f"x = x.permute(0, 2, 1).reshape(b{i}, c{i}, {h}, n{i} // {h})"],
+        )
     return _State("image", (c, h, w))
 
 
@@ -474,7 +623,10 @@ def _interpolate_tokens(b: _Builder, s: _State) -> _State | None:
     n, c = s.dims
     if 2 * n > MAX_TOKENS:
         return None
-    b.step("interpolate", ['x = F.interpolate(x.transpose(1, 2), size=x.shape[1] * 2, mode="linear").transpose(1, 2)'])
+    b.step(
+        "interpolate",
+        ['x = F.interpolate(x.transpose(1, 2), size=x.shape[1] * 2, mode="linear").transpose(1, 2)'],
+    )
     return _State("tokens", (2 * n, c), contiguous=False)
 
 
@@ -484,11 +636,17 @@ def _expand_tokens(b: _Builder, s: _State) -> _State | None:
     if n + 1 > MAX_TOKENS:
         return None
     if b.rng.random() < 0.5:
-        b.step("expand_param", [f"x = torch.cat([self.cls{i}.expand(x.shape[0], -1, -1), x], 1)"],
-               [f"self.cls{i} = nn.Parameter(torch.randn(1, 1, {c}))"])
+        b.step(
+            "expand_param",
+            [f"x = torch.cat([self.cls{i}.expand(x.shape[0], -1, -1), x], 1)"],
+            [f"self.cls{i} = nn.Parameter(torch.randn(1, 1, {c}))"],
+        )
     else:
-        b.step("expand_param", [f"x = torch.cat([x, self.cls{i}.repeat(x.size(0), 1, 1)], 1)"],
-               [f"self.cls{i} = nn.Parameter(torch.randn(1, 1, {c}))"])
+        b.step(
+            "expand_param",
+            [f"x = torch.cat([x, self.cls{i}.repeat(x.size(0), 1, 1)], 1)"],
+            [f"self.cls{i} = nn.Parameter(torch.randn(1, 1, {c}))"],
+        )
     return _State("tokens", (n + 1, c))
 
 
@@ -497,8 +655,15 @@ def _pad_tokens(b: _Builder, s: _State) -> _State | None:
     i = b.index
     m = b.choice((2, 3, 4))
     padded = n + (m - n % m) % m
-    b.step("pad_multiple", [f"n{i} = x.size(1)", f"p{i} = ({m} - n{i} % {m}) % {m}",
-                            f"x = F.pad(x, (0, 0, 0, p{i}))", f"x = x.view(x.size(0), -1, {m}, {c}).mean(2)"])
+    b.step(
+        "pad_multiple",
+        [
+            f"n{i} = x.size(1)",
+            f"p{i} = ({m} - n{i} % {m}) % {m}",
+            f"x = F.pad(x, (0, 0, 0, p{i}))",
+            f"x = x.view(x.size(0), -1, {m}, {c}).mean(2)",
+        ],
+    )
     return _State("tokens", (padded // m, c))
 
 
@@ -508,10 +673,17 @@ def _split_tokens(b: _Builder, s: _State) -> _State | None:
     if n < 2:
         return None
     if b.rng.random() < 0.6:
-        b.step("split", [f"parts{i} = torch.split(x, x.size(1) // 2, 1)", f"x = torch.cat(parts{i}[::-1], 1)"])
+        b.step(
+            "split", [f"parts{i} = torch.split(x, x.size(1) // 2, 1)", f"x = torch.cat(parts{i}[::-1], 1)"]
+        )
     else:
-        b.step("split", [f"a{i}, g{i} = x.chunk(2, dim=-1)" if c % 2 == 0 else f"a{i}, g{i} = x, x",
-                         f"x = torch.cat([a{i} * torch.sigmoid(g{i}), g{i}], -1)"])
+        b.step(
+            "split",
+            [
+                f"a{i}, g{i} = x.chunk(2, dim=-1)" if c % 2 == 0 else f"a{i}, g{i} = x, x",
+                f"x = torch.cat([a{i} * torch.sigmoid(g{i}), g{i}], -1)",
+            ],
+        )
         if c % 2:
             return _State("tokens", (n, 2 * c)) if 2 * c <= MAX_CHANNELS else None
     return _State("tokens", (n, c), s.hw)
@@ -522,13 +694,22 @@ def _arange_tokens(b: _Builder, s: _State) -> _State | None:
     i = b.index
     v = b.rng.randrange(3)
     if v == 0:
-        b.step("arange", [f"pos{i} = torch.arange(x.size(1))", f"x = x + self.emb{i}(pos{i})"],
-               [f"self.emb{i} = nn.Embedding({n}, {c})"])
+        b.step(
+            "arange",
+            [f"pos{i} = torch.arange(x.size(1))", f"x = x + self.emb{i}(pos{i})"],
+            [f"self.emb{i} = nn.Embedding({n}, {c})"],
+        )
     elif v == 1:
-        b.step("arange", [f"pos{i} = torch.arange(x.size(1), device=x.device).unsqueeze(0).expand(x.size(0), -1)",
-                          f"x = x + self.emb{i}(pos{i})"], [f"self.emb{i} = nn.Embedding({n}, {c})"])
+        b.step(
+            "arange",
+            [
+                f"pos{i} = torch.arange(x.size(1), device=x.device).unsqueeze(0).expand(x.size(0), -1)",
+                f"x = x + self.emb{i}(pos{i})",
+            ],
+            [f"self.emb{i} = nn.Embedding({n}, {c})"],
+        )
     else:
-        b.step("arange", [f"x = x + torch.arange(x.shape[1], dtype=x.dtype)[None, :, None] / x.shape[1]"])
+        b.step("arange", ["x = x + torch.arange(x.shape[1], dtype=x.dtype)[None, :, None] / x.shape[1]"])
     return s
 
 
@@ -536,20 +717,31 @@ def _batch_arith_tokens(b: _Builder, s: _State) -> _State | None:
     n, c = s.dims
     i = b.index
     if b.rng.random() < 0.5:
-        b.step("batch_arith", [f"b{i}, n{i}, c{i} = x.shape",
-                               f"x = self.fc{i}(x.reshape(b{i} * n{i}, c{i})).reshape(b{i}, n{i}, c{i})"],
-               [f"self.fc{i} = nn.Linear({c}, {c})"])
+        b.step(
+            "batch_arith",
+            [
+                f"b{i}, n{i}, c{i} = x.shape",
+                f"x = self.fc{i}(x.reshape(b{i} * n{i}, c{i})).reshape(b{i}, n{i}, c{i})",
+            ],
+            [f"self.fc{i} = nn.Linear({c}, {c})"],
+        )
     else:
-        b.step("batch_arith", [f"x = torch.tanh(self.fc{i}(x.view(-1, {c}))).view(-1, {n}, {c})"],
-               [f"self.fc{i} = nn.Linear({c}, {c})"])
+        b.step(
+            "batch_arith",
+            [f"x = torch.tanh(self.fc{i}(x.view(-1, {c}))).view(-1, {n}, {c})"],
+            [f"self.fc{i} = nn.Linear({c}, {c})"],
+        )
     return s
 
 
 def _squeeze_tokens(b: _Builder, s: _State) -> _State | None:
-    n, c = s.dims
+    _n, c = s.dims
     i = b.index
-    b.step("squeeze", [f"f{i} = torch.tanh(x.unsqueeze(1) * self.g{i})", f"x = x + f{i}.squeeze()"],
-           [f"self.g{i} = nn.Parameter(torch.randn(1, 1, 1, {c}))"])
+    b.step(
+        "squeeze",
+        [f"f{i} = torch.tanh(x.unsqueeze(1) * self.g{i})", f"x = x + f{i}.squeeze()"],
+        [f"self.g{i} = nn.Parameter(torch.randn(1, 1, 1, {c}))"],
+    )
     return s
 
 
@@ -567,8 +759,10 @@ def _bake(b: _Builder, s: _State, kind: str) -> _State | None:
             lines = [f"n{i} = int(x.shape[0])", f"x = x.reshape(n{i}, -1).softmax(-1).reshape(n{i}, {dims})"]
             note = "n = int(x.shape[0]) in a reshape"
         else:
-            lines = [f"shape{i} = [int(v) for v in x.shape]",
-                     f"x = x.view(shape{i}[0], shape{i}[1], -1).softmax(-1).view(shape{i})"]
+            lines = [
+                f"shape{i} = [int(v) for v in x.shape]",
+                f"x = x.view(shape{i}[0], shape{i}[1], -1).softmax(-1).view(shape{i})",
+            ]
             note = "shape = [int(v) for v in x.shape] in a view"
     elif kind == "full_int":
         if image:
@@ -577,7 +771,10 @@ def _bake(b: _Builder, s: _State, kind: str) -> _State | None:
                 lines = [f"b{i} = x.shape[0]", f"x = x + torch.full((int(b{i}), {c}, 1, 1), 0.5)"]
                 note = "x + torch.full((int(b), c, 1, 1), 0.5)"
             else:
-                lines = [f"b{i} = x.shape[0]", f"x = torch.cat([x, torch.full((int(b{i}), 1, {h}, {w}), 1.0)], 1)"]
+                lines = [
+                    f"b{i} = x.shape[0]",
+                    f"x = torch.cat([x, torch.full((int(b{i}), 1, {h}, {w}), 1.0)], 1)",
+                ]
                 note = "torch.cat([x, torch.full((int(b), 1, h, w), 1.0)], 1)"
                 s = _State("image", (c + 1, h, w))
         else:
@@ -591,7 +788,9 @@ def _bake(b: _Builder, s: _State, kind: str) -> _State | None:
         if image and b.rng.random() < 0.5:
             c = s.dims[0]
             b.init.append(f"self.conv{i} = nn.Conv2d({c}, {c}, 3, padding=1)")
-            lines = [f"x = torch.stack([torch.tanh(self.conv{i}(s.unsqueeze(0))).squeeze(0) for s in x.unbind(0)], 0)"]
+            lines = [
+                f"x = torch.stack([torch.tanh(self.conv{i}(s.unsqueeze(0))).squeeze(0) for s in x.unbind(0)], 0)"
+            ]
             note = "torch.stack([f(s) for s in x.unbind(0)])"
         else:
             lines = ["x = torch.cat([s[None] * s.mean() for s in x], 0)"]
@@ -613,14 +812,27 @@ def _bake(b: _Builder, s: _State, kind: str) -> _State | None:
 
 
 IMAGE_STEPS: dict[str, Step] = {
-    "view": _view_image, "permute_view": _permute_view_image, "interpolate": _interpolate_image,
-    "expand_param": _expand_image, "pad_multiple": _pad_image, "split": _split_image, "window": _window_image,
-    "arange": _arange_image, "batch_arith": _batch_arith_image, "squeeze": _squeeze_image,
+    "view": _view_image,
+    "permute_view": _permute_view_image,
+    "interpolate": _interpolate_image,
+    "expand_param": _expand_image,
+    "pad_multiple": _pad_image,
+    "split": _split_image,
+    "window": _window_image,
+    "arange": _arange_image,
+    "batch_arith": _batch_arith_image,
+    "squeeze": _squeeze_image,
 }
 TOKEN_STEPS: dict[str, Step] = {
-    "view": _view_tokens, "permute_view": _permute_view_tokens, "interpolate": _interpolate_tokens,
-    "expand_param": _expand_tokens, "pad_multiple": _pad_tokens, "split": _split_tokens,
-    "arange": _arange_tokens, "batch_arith": _batch_arith_tokens, "squeeze": _squeeze_tokens,
+    "view": _view_tokens,
+    "permute_view": _permute_view_tokens,
+    "interpolate": _interpolate_tokens,
+    "expand_param": _expand_tokens,
+    "pad_multiple": _pad_tokens,
+    "split": _split_tokens,
+    "arange": _arange_tokens,
+    "batch_arith": _batch_arith_tokens,
+    "squeeze": _squeeze_tokens,
 }
 
 
@@ -633,7 +845,9 @@ def generate(seed: int, *, bake: str | None | bool = None, steps: int | None = N
     b = _Builder(seed)
     rng = b.rng
     if rng.random() < 0.75:
-        state = _State("image", (rng.choice((3, 4, 6, 8)), rng.choice((4, 6, 8, 12)), rng.choice((4, 6, 8, 12))))
+        state = _State(
+            "image", (rng.choice((3, 4, 6, 8)), rng.choice((4, 6, 8, 12)), rng.choice((4, 6, 8, 12)))
+        )
     else:
         n, c = rng.choice((5, 7, 8, 12, 15, 16)), rng.choice((4, 6, 8))
         state = _State("tokens", (n, c))
@@ -674,8 +888,9 @@ def generate(seed: int, *, bake: str | None | bool = None, steps: int | None = N
     else:
         export_batch = rng.choices((2, 1, 3), weights=(0.7, 0.15, 0.15))[0]
     kinds = tuple(dict.fromkeys(b.kinds))
-    return ShapeProgram(seed, b.source(), tuple(input_shape), export_batch, kinds, b.bake, b.bake_note,
-                        b.per_sample)
+    return ShapeProgram(
+        seed, b.source(), tuple(input_shape), export_batch, kinds, b.bake, b.bake_note, b.per_sample
+    )
 
 
 def check_program(program: ShapeProgram, batches: tuple[int, ...] = (1, 2, 3, 4)) -> None:
@@ -689,11 +904,12 @@ def check_program(program: ShapeProgram, batches: tuple[int, ...] = (1, 2, 3, 4)
         import torch
 
         with torch.no_grad():
-            rows = [_as_list(module(torch.from_numpy(x[i:i + 1]))) for i in range(batch)]
+            rows = [_as_list(module(torch.from_numpy(x[i : i + 1]))) for i in range(batch)]
         alone = [np.concatenate(parts) for parts in zip(*rows)]
         for a, c in zip(whole, alone, strict=True):
             assert a.shape == c.shape and np.allclose(a, c, atol=1e-5, rtol=1e-4), (
-                f"{program.name}: sample-dependent at batch {batch}\n{program.describe()}")
+                f"{program.name}: sample-dependent at batch {batch}\n{program.describe()}"
+            )
 
 
 if __name__ == "__main__":
