@@ -14,6 +14,7 @@
 
 Verdicts, most severe first (a case's verdict is its worse mode):
 
+``invalid-program`` eager torch fails on the program (a generator bug; should never be counted).
 ``export-failed``  torch could not export the program (not graphfix's fault; counted).
 ``crash``          graphfix raised something that is not a ``GraphfixError`` (an internal error), or wrote a
                    model that onnx.checker or ONNX Runtime cannot load.
@@ -56,7 +57,7 @@ BATCHES = (1, 2, 3, 4)
 EXPORTERS = ("legacy", "dynamo")
 MODES = ("default", "unsafe")
 SEVERITY = ("crash", "wrong", "bad-export", "error", "caught", "refused", "left", "ok")
-VERDICTS = ("export-failed", "timeout", *SEVERITY)
+VERDICTS = ("invalid-program", "export-failed", "timeout", *SEVERITY)
 
 for _name in (
     "torch",
@@ -317,6 +318,17 @@ def judge(
     workdir.mkdir(parents=True, exist_ok=True)
     result = CaseResult(program.seed, exporter, program.export_batch, list(program.patterns), program.bake)
     original = workdir / "original.onnx"
+    module = program.module()
+    feeds = {b: program.inputs(b) for b in batches}
+    try:
+        reference = {b: program.eager(x, module) for b, x in feeds.items()}
+    except Exception as error:  # noqa: BLE001 - a generator bug: the program is not valid torch
+        result.verdict = "invalid-program"
+        result.export_error = (
+            f"eager torch fails: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
+        )
+        result.seconds = time.perf_counter() - start
+        return result
     try:
         export(program, exporter, original)
     except Exception as error:  # noqa: BLE001 - counted, not graphfix's fault
@@ -325,9 +337,6 @@ def judge(
         result.seconds = time.perf_counter() - start
         return result
 
-    module = program.module()
-    feeds = {b: program.inputs(b) for b in batches}
-    reference = {b: program.eager(x, module) for b, x in feeds.items()}
     import onnx
 
     try:

@@ -392,7 +392,7 @@ def _pad_image(b: _Builder, s: _State) -> _State | None:
             [*pad, f"x = self.conv{i}(F.pad(x, (0, pw{i}, 0, ph{i})))[:, :, :h{i}, :w{i}]"],
             [f"self.conv{i} = nn.Conv2d({c}, {c}, 3, padding=1)"],
         )
-        return s
+        return _State("image", s.dims, contiguous=ph == 0 and pw == 0)  # the crop is a strided view
     if h + ph > MAX_HW or w + pw > MAX_HW:
         return None
     mode = b.choice(('"constant"', '"replicate"'))
@@ -471,7 +471,8 @@ def _window_image(b: _Builder, s: _State, baked: bool = False) -> _State | None:
             f"x = x.reshape(b{i}, c{i}, h{i}, w{i})",
         ]
         b.step("window", lines, init)
-    return s
+    # With one window along H or W, the final reshape of the permuted windows can be a strided view.
+    return _State("image", s.dims, contiguous=h // ws > 1 and w // ws > 1)
 
 
 def _arange_image(b: _Builder, s: _State) -> _State | None:
@@ -539,7 +540,9 @@ def _batch_arith_image(b: _Builder, s: _State) -> _State | None:
 
 
 def _squeeze_image(b: _Builder, s: _State) -> _State | None:
-    c, _h, _w = s.dims
+    c, h, w = s.dims
+    if min(c, h, w) == 1:  # squeeze() would drop more than the batch and broadcast across samples
+        return None
     i = b.index
     v = b.rng.randrange(3)
     if v == 0:
@@ -735,7 +738,9 @@ def _batch_arith_tokens(b: _Builder, s: _State) -> _State | None:
 
 
 def _squeeze_tokens(b: _Builder, s: _State) -> _State | None:
-    _n, c = s.dims
+    n, c = s.dims
+    if min(n, c) == 1:  # squeeze() would drop more than the batch and broadcast across samples
+        return None
     i = b.index
     b.step(
         "squeeze",
@@ -859,23 +864,26 @@ def generate(seed: int, *, bake: str | None | bool = None, steps: int | None = N
     count = steps if steps is not None else rng.randint(2, 4)
     bake_at = rng.randrange(count + 1) if bake_kind else -1
     position = 0
-    while position <= count:
+
+    def flush(state: _State) -> None:  # every step may .view() its input
         if not state.contiguous:
             b.body.append("x = x.contiguous()")
             state.contiguous = True
+
+    while position <= count:
+        flush(state)
         if position == bake_at and bake_kind:
             new = _bake(b, state, bake_kind)
             if new is None:  # not applicable to this layout: bake the next way that is
                 bake_kind = "int" if bake_kind != "int" else "unbind_loop"
                 continue
             state = new
+            flush(state)
         if position == count:
             break
         if rng.random() < 0.3:
             state = (_mix_image if state.layout == "image" else _mix_tokens)(b, state)
-            if not state.contiguous:
-                b.body.append("x = x.contiguous()")
-                state.contiguous = True
+            flush(state)
         table = IMAGE_STEPS if state.layout == "image" else TOKEN_STEPS
         for _ in range(20):
             new = table[rng.choice(list(table))](b, state)

@@ -126,6 +126,7 @@ def test_no_crash_and_no_wrong_model(results: dict[str, list[CaseResult]], expor
     cases = results[exporter]
     exported = [c for c in cases if c.verdict != "export-failed"]
     assert len(exported) >= len(cases) // 2, "most programs must export, or the test proves little"
+    assert not [c.seed for c in cases if c.verdict == "invalid-program"], "the generator wrote invalid torch"
     bad = [c for c in cases if c.verdict in ("crash", "wrong") and (exporter, c.seed) not in KNOWN_WRONG]
     assert not bad, f"{len(bad)} case(s) crash or are wrong:\n\n{_report(bad)}"
 
