@@ -42,6 +42,7 @@ import onnx_ir as ir
 from graphfix.analyse import SHAPE_INPUTS, Kind, is_standard, iter_shape_inputs
 from graphfix.analyse.rewrites import (
     Rewrite,
+    baked_reshape_target,
     batch_source,
     batch_vector,
     expand_shape,
@@ -91,6 +92,12 @@ class RuntimeShapeComputation(Rule):
                 ctx.skip(node, f"input {index} ({value.name}) is {kind.value}: only constants and values that "
                                "follow the batch are rewritten")
                 continue
+            baked = self.baked(ctx, node, value)
+            if baked is not None:
+                reported.add(value)
+                ctx.skip(node, f"input {index} ({value.name}) {baked}: never offered as a constant (the "
+                               "baked-batch rule reports it)")
+                continue
             rewrite = self.rewrite(ctx, node, index, value, kind)
             reported.add(value)
             current = analysis.describe_entries(value)
@@ -115,6 +122,16 @@ class RuntimeShapeComputation(Rule):
             yield self.finding(f"{what}; fixable as constant {plan.describe().split(':= ', 1)[1]}", node,
                                fix=(plan,), chain=chain)
         yield from self.check_arithmetic(ctx, reported)
+
+    def baked(self, ctx: Context, node: ir.Node, value: ir.Value) -> str | None:
+        """Why ``value`` holds the export batch rather than a constant (None when it does not)."""
+        analysis = ctx.analysis
+        if node.op_type == "Reshape" and baked_reshape_target(analysis, node).value is not None:
+            return "bakes the export batch in the Reshape's batch slot"
+        lost = analysis.batch.reads_lost_batch(value)
+        if lost is not None:
+            return f"reads the shape of {lost.name}, whose dim 0 is the batch baked upstream"
+        return None
 
     def rewrite(self, ctx: Context, node: ir.Node, index: int, value: ir.Value, kind: Kind) -> Rewrite:
         analysis = ctx.analysis
@@ -163,6 +180,11 @@ class RuntimeShapeComputation(Rule):
                     ctx.skip(node, f"input {index} ({value.name}) is computed from shapes but is {kind.value}")
                     continue
                 reported.add(value)
+                lost = analysis.batch.reads_lost_batch(value)
+                if lost is not None:
+                    ctx.skip(node, f"input {index} ({value.name}) reads the shape of {lost.name}, whose dim 0 is "
+                                   "the batch baked upstream: never offered as a constant")
+                    continue
                 array = np.asarray(facts.values[0])
                 nodes, _ = analysis.chain(value)
                 plan = SetInputs(node, {index: array})

@@ -82,7 +82,8 @@ def baked_reshape_target(analysis: Analysis, node: ir.Node) -> Rewrite:
     """For a constant target that bakes the export batch (``[2, 256]``, ``[1, -1]``): the -1 form."""
     target = analysis.value(node.inputs[1]) if node.inputs[1] is not None else None
     in_shapes = analysis.full_shapes(node.inputs[0])
-    if target is None or in_shapes is None or not analysis.has_batch_probes:
+    if (target is None or in_shapes is None or not analysis.has_batch_probes
+            or analysis.value_kind(node.inputs[1]) is not Kind.CONSTANT):
         return _fail("not a constant reshape of a batch-dependent tensor")
     target = target.reshape(-1)
     if target.size == 0 or int(target[0]) <= 0:

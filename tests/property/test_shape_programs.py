@@ -32,12 +32,12 @@ FAST_SEEDS = {"legacy": range(60), "dynamo": range(24)}
 HAS_ONNXSCRIPT = importlib.util.find_spec("onnxscript") is not None
 
 # Real bugs this fast set found in graphfix 4a7f3ad (`wrong`: a written model, verification "passed" at
-# the export batch only). They are kept out of the strict test below and pinned by the strict xfails at
-# the end, which start failing (XPASS) once the bug is fixed: then delete the entry.
+# the export batch only), fixed in issue 8 (an unsafe repair that leaves the batch baked elsewhere is
+# not applied; baked values are never offered as constants). Pinned as regression tests below.
 BAKED_DOWNSTREAM = (
-    "issue 8: --unsafe-fixes repairs the baked Reshape targets but not the other constants that "
+    "issue 8: --unsafe-fixes repaired the baked Reshape targets but not the other constants that "
     "carry the export batch downstream (Slice end, Pad amounts, Tile repeats): the written model "
-    "runs at other batches with the export batch's rows, verified at the export batch only"
+    "ran at other batches with the export batch's rows, verified at the export batch only"
 )
 KNOWN_WRONG = {
     ("legacy", 28): BAKED_DOWNSTREAM
@@ -127,15 +127,15 @@ def test_no_crash_and_no_wrong_model(results: dict[str, list[CaseResult]], expor
     exported = [c for c in cases if c.verdict != "export-failed"]
     assert len(exported) >= len(cases) // 2, "most programs must export, or the test proves little"
     assert not [c.seed for c in cases if c.verdict == "invalid-program"], "the generator wrote invalid torch"
-    bad = [c for c in cases if c.verdict in ("crash", "wrong") and (exporter, c.seed) not in KNOWN_WRONG]
+    bad = [c for c in cases if c.verdict in ("crash", "wrong")]
     assert not bad, f"{len(bad)} case(s) crash or are wrong:\n\n{_report(bad)}"
 
 
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param(key, id=f"{key[0]}-seed{key[1]}", marks=pytest.mark.xfail(strict=True, reason=why))
-        for key, why in KNOWN_WRONG.items()
+        pytest.param(key, id=f"{key[0]}-seed{key[1]}")
+        for key in KNOWN_WRONG
     ],
 )
 def test_known_wrong_seed(results: dict[str, list[CaseResult]], case: tuple[str, int]):
@@ -146,7 +146,7 @@ def test_known_wrong_seed(results: dict[str, list[CaseResult]], case: tuple[str,
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=BAKED_DOWNSTREAM)) for n in MINIMAL_WRONG],
+    list(MINIMAL_WRONG),
 )
 def test_minimal_baked_downstream(name: str, tmp_path: Path):
     program = ShapeProgram(0, MINIMAL_WRONG[name], (4, 3, 3), 2, ("minimal",), "int")
