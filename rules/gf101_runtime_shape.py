@@ -50,7 +50,19 @@ from graphfix.analyse.rewrites import (
     slice_input,
 )
 from graphfix.ir import node_label
-from graphfix.linting import BatchShape, Context, Finding, FixAvailability, Rule, SetInputs, TensorRTError
+from graphfix.linting import (
+    BatchShape,
+    Context,
+    Finding,
+    FixAvailability,
+    Rule,
+    SetInputs,
+    Severity,
+    TensorRTError,
+)
+
+# A run-time value needing the batch is as short as it can be with this many nodes (Shape, Gather, one op).
+_SHORTEST_BATCH_CHAIN = 3
 
 # Resize's sizes and scales are the resize rules' business.
 _OWNED_ELSEWHERE = {"Resize", "Upsample"}
@@ -115,6 +127,13 @@ class RuntimeShapeComputation(Rule):
                     yield self.finding(f"{what}; it needs the batch at run time, fixable as the shorter "
                                        f"{shortest.describe().split(':= ', 1)[1]}", node, fix=(shortest,),
                                        chain=chain)
+                    continue
+                if len(nodes) <= _SHORTEST_BATCH_CHAIN + (analysis.opset < 15):
+                    # Shape -> Gather -> one op: nothing shorter reads the batch; information only.
+                    yield self.finding(f"{what}; not fixable: {rewrite.reason} (information: it needs the batch "
+                                       "at run time and is already as short as a batch-dependent value can be)",
+                                       node, reason=rewrite.reason,
+                                       chain=chain, severity=Severity.INFO)
                     continue
                 yield self.finding(f"{what}; not fixable: {rewrite.reason}", node, reason=rewrite.reason, chain=chain)
                 continue

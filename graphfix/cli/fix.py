@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
         return EXIT_FINDINGS
     if result.verification is not None and not result.verification.passed:
         return EXIT_FINDINGS  # written only because of --force
-    return EXIT_FINDINGS if result.remaining else EXIT_CLEAN
+    return EXIT_FINDINGS if any(f.is_problem for f in result.remaining) else EXIT_CLEAN
 
 
 def _print_result(console: Console, args: argparse.Namespace, result: FixResult) -> None:
@@ -127,7 +127,8 @@ def _print_result(console: Console, args: argparse.Namespace, result: FixResult)
             hint = " (fixable with --unsafe-fixes)"
         elif finding.fixable and finding.safety is Safety.NEEDS_DYNAMIC_BATCH:
             hint = " (fixable with --dynamic-batch)"
-        console.print(f"[yellow]remains[/yellow] [bold]{finding.code}[/bold] {escape(finding.message)}{hint}",
+        label = "[yellow]remains[/yellow]" if finding.is_problem else "[cyan]info[/cyan]"
+        console.print(f"{label} [bold]{finding.code}[/bold] {escape(finding.message)}{hint}",
                       soft_wrap=True)
     verification = result.verification
     if verification is not None:

@@ -77,4 +77,5 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
             sys.stdout.write(text + "\n")
     if any(r.error for r in reports):
         return EXIT_ERROR
-    return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_CLEAN
+    # Information-only findings (severity INFO) are shown but never fail lint.
+    return EXIT_FINDINGS if any(f.is_problem for r in reports for f in r.findings) else EXIT_CLEAN

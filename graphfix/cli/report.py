@@ -60,15 +60,13 @@ def to_sarif(reports: Sequence[Report]) -> str:
     """SARIF 2.1.0; each result's level is its rule's severity."""
     rules = documented_rules()
     index = {rule.code: i for i, rule in enumerate(rules)}
-    by_code = {rule.code: rule for rule in rules}
     unreadable = unreadable_rule()
     results = []
     for report in reports:
         for finding in report.findings:
-            rule = by_code.get(finding.code)
             result: dict[str, object] = {
                 "ruleId": finding.code,
-                "level": rule.severity.value if rule is not None else "warning",
+                "level": finding.severity.sarif_level,
                 "message": {"text": finding.message},
                 "locations": [{
                     "physicalLocation": {"artifactLocation": {"uri": report.file}},
@@ -81,7 +79,7 @@ def to_sarif(reports: Sequence[Report]) -> str:
                 result["ruleIndex"] = index[finding.code]
             results.append(result)
         if report.error:
-            results.append({"ruleId": unreadable.code, "level": unreadable.severity.value,
+            results.append({"ruleId": unreadable.code, "level": unreadable.severity.sarif_level,
                             "message": {"text": report.error},
                             "locations": [{"physicalLocation": {"artifactLocation": {"uri": report.file}}}],
                             "ruleIndex": index[unreadable.code]})
@@ -138,8 +136,9 @@ def print_text(console: Console, reports: Sequence[Report], *, show_fixes: bool 
                 "[+]" if finding.fixable else "   ")
             code_style = "bold red" if not finding.fixable else "bold yellow"
             node = f" [cyan]{escape(finding.node_name)}[/cyan]" if finding.node_name else ""
+            info = "" if finding.is_problem else "(info) "
             console.print(f"[bold]{escape(report.file)}[/bold]:{node} [{code_style}]{finding.code}[/{code_style}] "
-                          f"{escape(marker)} {escape(finding.message)}", soft_wrap=True)
+                          f"{escape(marker)} {info}{escape(finding.message)}", soft_wrap=True)
             if show_fixes and finding.fixable and finding.safety is not Safety.SAFE:
                 console.print(f"    [dim]fix needs {_SAFETY_HINT[finding.safety]}[/dim]", soft_wrap=True)
     totals = summary(reports)

@@ -50,6 +50,15 @@ class Severity(enum.Enum):
     ERROR = "error"  # graphfix could not check the file at all
     WARNING = "warning"  # a problem for TensorRT
     NOTE = "note"  # information: where graphfix's own analysis stops
+    # Information about the model that needs no change (a batch-dependent shape computation already as
+    # short as it can be; a declared-dynamic output dim that is provably constant): shown, and marked in
+    # JSON, but never makes ``lint`` or ``fix`` exit 1. SARIF reports it as "note".
+    INFO = "info"
+
+    @property
+    def sarif_level(self) -> str:
+        """The SARIF ``level`` (error, warning or note)."""
+        return "note" if self is Severity.INFO else self.value
 
 
 @dataclass(frozen=True)
@@ -90,10 +99,16 @@ class Finding:
     safety: Safety = Safety.SAFE  # what applying the fix needs (also set when it is refused)
     reason: str | None = None  # why it is not fixable, when it is not
     chain: tuple[str, ...] = ()  # names of the nodes the finding came from
+    severity: Severity = Severity.WARNING  # the rule's, unless the finding is information only
 
     @property
     def fixable(self) -> bool:
         return bool(self.fix)
+
+    @property
+    def is_problem(self) -> bool:
+        """Whether the finding asks the user for a change (makes ``lint``/``fix`` exit 1): all but INFO."""
+        return self.severity is not Severity.INFO
 
     @property
     def node_name(self) -> str | None:
@@ -116,6 +131,7 @@ class Finding:
             "fix": [plan.describe() for plan in self.fix],
             "reason": self.reason,
             "chain": list(self.chain),
+            "severity": self.severity.value,
         }
 
 
@@ -170,9 +186,11 @@ class Rule:
         safety: Safety = Safety.SAFE,
         reason: str | None = None,
         chain: Sequence[str] = (),
+        severity: Severity | None = None,
     ) -> Finding:
-        """A finding of this rule."""
-        return Finding(self.code, self.name, message, node, tuple(fix), safety, reason, tuple(chain))
+        """A finding of this rule (``severity`` defaults to the rule's; INFO marks information only)."""
+        return Finding(self.code, self.name, message, node, tuple(fix), safety, reason, tuple(chain),
+                       severity or self.severity)
 
     @classmethod
     def documentation(cls) -> str:

@@ -46,4 +46,4 @@ def test_json_fields_are_the_documented_ones(tmp_path, capsys):
     [entry] = data["files"]
     assert set(entry) == {"file", "nodes", "seconds", "error", "findings"}
     assert set(entry["findings"][0]) == {"code", "name", "node", "op_type", "message", "fixable", "fix_safety", "fix",
-                                         "reason", "chain"}
+                                         "reason", "chain", "severity"}
