@@ -45,6 +45,7 @@ from graphfix.analyse.rewrites import (
     baked_reshape_target,
     batch_source,
     batch_vector,
+    fails_downstream,
     expand_shape,
     reshape_target,
     slice_input,
@@ -147,6 +148,12 @@ class RuntimeShapeComputation(Rule):
         analysis = ctx.analysis
         if node.op_type == "Reshape" and baked_reshape_target(analysis, node).value is not None:
             return "bakes the export batch in the Reshape's batch slot"
+        data = node.inputs[0] if node.inputs else None
+        if node.op_type == "Reshape" and data is not None and analysis.dim_kind(data, 0) is Kind.BATCH and (
+                analysis.dim_kind(node.outputs[0], 0) is not Kind.BATCH) and fails_downstream(analysis, node):
+            return "puts a constant in dim 0 of a tensor whose dim 0 follows the batch (the export batch)"
+        if data is not None and data in analysis.batch.batch_lost:
+            return f"shapes {data.name}, whose dim 0 is the batch baked upstream"
         lost = analysis.batch.reads_lost_batch(value)
         if lost is not None:
             return f"reads the shape of {lost.name}, whose dim 0 is the batch baked upstream"

@@ -20,7 +20,7 @@ import onnx_ir as ir
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.facts import Kind
 from graphfix.analyse.ops import SHAPED_BY_INPUT
-from graphfix.analyse.rewrites import baked_reshape_target
+from graphfix.analyse.rewrites import baked_reshape_target, fails_downstream
 from graphfix.ir.graphutil import node_label
 
 
@@ -84,12 +84,13 @@ class BatchFacts:
 
     @functools.cached_property
     def baked_reshapes(self) -> frozenset[ir.Node]:
-        """Reshapes whose constant target bakes the export batch (``[2, 256]``, ``[1, -1]``)."""
+        """Reshapes whose target (constant, or computed at run time with the batch frozen in it) bakes the
+        export batch (``[2, 256]``, ``[1, -1]``)."""
         analysis = self.analysis
         return frozenset(
             node for node in analysis.order
             if node.op_type == "Reshape" and len(node.inputs) > 1 and node.inputs[1] is not None
-            and not analysis.is_runtime(node.inputs[1]) and baked_reshape_target(analysis, node).value is not None)
+            and baked_reshape_target(analysis, node).value is not None)
 
     @functools.cached_property
     def explained_failures(self) -> frozenset[ir.Node]:
@@ -112,7 +113,10 @@ class BatchFacts:
         analysis = self.analysis
         if not analysis.has_batch_probes:
             return frozenset()
-        explained = self.explained_failures
+        # Not explained_failures: that reads baked_reshapes, which reads this (through the rewrites).
+        origins = self.baked_origins
+        explained = set(origins) | set(origins.values()) | {
+            i.node for i in analysis.issues if i.kind in ("inference-failed", "volume-mismatch")}
         lost: set[ir.Value] = set()
         for node in analysis.order:
             inputs = [v for v in node.inputs if v is not None and v in analysis.facts
@@ -125,6 +129,9 @@ class BatchFacts:
                     _carries_batch(analysis, o) for o in node.outputs)
                 origin = origin or (node.op_type == "Reshape" and node.inputs[0] is not None
                                     and analysis.dim_kind(node.inputs[0], 0) is Kind.BATCH)
+                # A layout change can also move the batch out of dim 0 (seq-first attention): a stop is a
+                # baked batch only when the graph then fails at other batch sizes.
+                origin = origin and fails_downstream(analysis, node)
             if not origin:
                 continue
             for output in node.outputs:
