@@ -30,17 +30,22 @@ def lint(
     input_shapes: Mapping[str, Sequence[int]] | Sequence[str] | None = None,
     select: str | Sequence[str] | None = None,
     ignore: str | Sequence[str] | None = None,
+    trt_version: str | None = None,
 ) -> Report:
     """Find the export-rule violations in a model (a path, an ``onnx.ModelProto`` or an ``onnx_ir.Model``).
 
     ``input_shapes`` pins non-batch input dims, as ``{"x": [1, 3, 224, 224]}`` or ``["x:1x3x224x224"]``;
     dim 0 stays the dynamic batch. ``select``/``ignore`` take code prefixes (``"GF1,GF201"``).
+    ``trt_version`` is the TensorRT version the GF5xx rules check (``"8.6"``, ``"10"``, ``"10.12"``, ``"11"``;
+    default: the installed TensorRT's, else the newest support table); ``report.trt_version`` names it.
     Raises ``ModelError`` for a model that cannot be read, ``UsageError`` for bad options.
     """
     from graphfix.loading import load as load_model
 
+    from graphfix.targets.target import check_version_text
+
+    options = Options(input_shapes=_input_shapes(input_shapes), trt_version=check_version_text(trt_version))
     loaded = load_model(model)
-    options = Options(input_shapes=_input_shapes(input_shapes))
     report, _ = lint_loaded(loaded, options, parse_selectors(select), parse_selectors(ignore))
     return report
 

@@ -58,7 +58,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore", action="append", metavar="CODES", help="skip these rule code prefixes")
     parser.add_argument("--input-shape", action="append", default=[], metavar="NAME:DIMS",
                         help="an input's shape, e.g. x:1x3x224x224; dim 0 is the batch and stays dynamic")
+    add_trt_version_option(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
+
+
+def add_trt_version_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trt-version", metavar="VERSION", default=None,
+                        help="the TensorRT version the GF5xx rules check: 8.6, 10, 10.12, 11 (a major alone is its "
+                             "newest table; default: the installed TensorRT, else the newest table)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,8 +131,11 @@ def run_lint(args: argparse.Namespace, console: Console, errors: Console) -> int
     from graphfix.loading import load
     from graphfix.report import print_text, to_json, to_sarif
 
+    from graphfix.targets.target import check_version_text
+
     select, ignore = parse_selectors(args.select), parse_selectors(args.ignore)
-    options = Options(input_shapes=parse_input_shapes(args.input_shape))
+    options = Options(input_shapes=parse_input_shapes(args.input_shape),
+                      trt_version=check_version_text(args.trt_version))
     reports: list[Report] = []
     for path in args.paths:
         try:
@@ -153,7 +163,7 @@ def run_lint(args: argparse.Namespace, console: Console, errors: Console) -> int
             sys.stdout.write(text + "\n")
     if any(r.error for r in reports):
         return EXIT_ERROR
-    return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_CLEAN
+    return EXIT_FINDINGS if any(r.errors for r in reports) else EXIT_CLEAN  # information never fails
 
 
 def run_rules(args: argparse.Namespace, console: Console) -> int:

@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import onnx_ir as ir
@@ -23,6 +23,7 @@ from graphfix.analysis import Analysis, analyse
 from graphfix.errors import UsageError
 from graphfix.graphutil import node_label
 from graphfix.loading import LoadedModel
+from graphfix.opset import ConvertOpset
 
 
 class FixAvailability(enum.Enum):
@@ -101,7 +102,8 @@ class BatchShape:
         return f"{node_label(self.node)}: input {self.index} := [{', '.join(parts)}]"
 
 
-FixPlan = SetInputs | SetDims | BatchShape
+FixPlan = SetInputs | SetDims | BatchShape | ConvertOpset
+FindingSeverity = Literal["error", "info"]
 
 
 def _format_array(array: np.ndarray) -> str:
@@ -126,6 +128,12 @@ class Finding:
     safety: Safety = Safety.SAFE
     reason: str | None = None  # why it is not fixable, when it is not
     chain: tuple[str, ...] = ()  # names of the nodes the finding came from
+    # "error": a problem (lint exits 1); "info": shown and marked, never fails the run.
+    severity: FindingSeverity = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity != "info"
 
     @property
     def fixable(self) -> bool:
@@ -151,6 +159,7 @@ class Finding:
             "fix": [plan.describe() for plan in self.fix],
             "reason": self.reason,
             "chain": list(self.chain),
+            "severity": self.severity,
         }
 
 
@@ -160,6 +169,9 @@ class Options:
 
     input_shapes: Mapping[str, Sequence[int]] = field(default_factory=dict)
     reshape_overrides: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    # The TensorRT version the GF5xx rules check ("8.6", "10", "10.12"); None: the installed TensorRT's,
+    # else the newest support table (graphfix.targets.target.resolve_target).
+    trt_version: str | None = None
 
 
 @dataclass
@@ -250,10 +262,19 @@ class Report:
     nodes: int = 0
     seconds: float = 0.0
     error: str | None = None
+    # The TensorRT version the GF5xx rules checked ("10.16"), and how it was chosen ("requested",
+    # "installed", "newest"); None when no GF5xx rule ran.
+    trt_version: str | None = None
+    trt_version_source: str | None = None
 
     @property
     def fixable(self) -> list[Finding]:
         return [f for f in self.findings if f.fixable]
+
+    @property
+    def errors(self) -> list[Finding]:
+        """The findings that fail the run (every finding but information)."""
+        return [f for f in self.findings if f.is_error]
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -261,6 +282,7 @@ class Report:
             "nodes": self.nodes,
             "seconds": round(self.seconds, 4),
             "error": self.error,
+            "trt_version": self.trt_version,
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -304,4 +326,9 @@ def lint_loaded(
     ctx = Context(loaded, analysis, options)
     findings = run_rules(ctx, all_rules(), select, ignore)
     report = Report(loaded.label, findings, nodes=len(analysis.order), seconds=time.perf_counter() - start)
+    if any(is_selected(rule.code, select, ignore) for rule in all_rules() if rule.code.startswith("GF5")):
+        from graphfix.targets.target import resolve_target
+
+        target = resolve_target(options.trt_version)
+        report.trt_version, report.trt_version_source = target.version, target.source
     return report, ctx

@@ -37,6 +37,7 @@ from graphfix.editor import Editor
 from graphfix.errors import GraphfixError, UsageError, VerificationError
 from graphfix.graphutil import node_label
 from graphfix.loading import LoadedModel, ModelSource, load
+from graphfix.opset import ConvertOpset, convert_opset
 from graphfix.saving import check_destination, save_model
 from graphfix.verify import (
     DEFAULT_ATOL,
@@ -101,6 +102,8 @@ def _allowed(finding: Finding, unsafe: bool, dynamic_batch: bool) -> bool:
 def _plan_key(plan: FixPlan) -> tuple[object, ...]:
     if isinstance(plan, SetDims):
         return ("dims", plan.value.name)
+    if isinstance(plan, ConvertOpset):
+        return ("model",)
     return (id(plan.node),)
 
 
@@ -122,6 +125,7 @@ def fix(
     force: bool = False,
     in_place: bool = False,
     dry_run: bool = False,
+    trt_version: str | None = None,
 ) -> FixResult:
     """Rewrite a model so it follows the export rules, verify it, and (with ``output``) write it.
 
@@ -138,7 +142,10 @@ def fix(
     ops_before = op_counts(loaded.model)
     specs = input_specs(original.model)  # before any edit: verification feeds the original's interface
     ranges = {**integer_ranges(original.model), **(input_ranges or {})}
-    options = Options(input_shapes=dict(input_shapes or {}), reshape_overrides=dict(reshape or {}))
+    from graphfix.targets.target import check_version_text
+
+    options = Options(input_shapes=dict(input_shapes or {}), reshape_overrides=dict(reshape or {}),
+                      trt_version=check_version_text(trt_version))
     selected, ignored = parse_selectors(select), parse_selectors(ignore)
 
     editor = Editor(loaded.model)
@@ -162,6 +169,15 @@ def fix(
         if rounds > MAX_ROUNDS:
             raise GraphfixError(f"{loaded.label}: fixes did not converge after {MAX_ROUNDS} rounds "
                                 f"(still fixing {', '.join(sorted({f.code for f in chosen}))}); please report this")
+        conversion = next((f for f in chosen if any(isinstance(p, ConvertOpset) for p in f.fix)), None)
+        if conversion is not None:
+            # A new opset rewrites the whole model: alone in its round; the rules run again on the result.
+            plan = next(p for p in conversion.fix if isinstance(p, ConvertOpset))
+            loaded.model = convert_opset(loaded.model, plan.target, analysis=ctx.analysis,
+                                         base_dir=loaded.path.parent if loaded.path is not None else None)
+            editor = Editor(loaded.model)
+            applied.append(conversion)
+            continue
         touched: set[tuple[object, ...]] = set()
         for finding in chosen:
             keys = {_plan_key(p) for p in finding.fix}
