@@ -77,6 +77,7 @@ def run_fix(args: argparse.Namespace, console: Console, errors: Console) -> int:
         force=args.force,
         in_place=args.in_place,
         dry_run=args.diff,
+        trt_version=args.trt_version,
     )
     compiled = None
     if args.precision is not None and not args.diff:
@@ -102,7 +103,7 @@ def run_fix(args: argparse.Namespace, console: Console, errors: Console) -> int:
         return EXIT_FINDINGS
     if result.verification is not None and not result.verification.passed:
         return EXIT_FINDINGS  # written only because of --force
-    return EXIT_FINDINGS if result.remaining else EXIT_CLEAN
+    return EXIT_FINDINGS if any(f.is_error for f in result.remaining) else EXIT_CLEAN  # information never fails
 
 
 def _print_result(console: Console, args: argparse.Namespace, result) -> None:  # noqa: ANN001
@@ -131,8 +132,8 @@ def _print_result(console: Console, args: argparse.Namespace, result) -> None:  
             hint = " (fixable with --unsafe-fixes)"
         elif finding.fixable and finding.safety is Safety.NEEDS_DYNAMIC_BATCH:
             hint = " (fixable with --dynamic-batch)"
-        console.print(f"[yellow]remains[/yellow] [bold]{finding.code}[/bold] {escape(finding.message)}{hint}",
-                      soft_wrap=True)
+        label = "[yellow]remains[/yellow]" if finding.is_error else "[blue]info[/blue]"
+        console.print(f"{label} [bold]{finding.code}[/bold] {escape(finding.message)}{hint}", soft_wrap=True)
     verification = result.verification
     if verification is not None:
         status = "[bold green]PASSED[/bold green]" if verification.passed else "[bold red]FAILED[/bold red]"

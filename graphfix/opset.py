@@ -485,6 +485,8 @@ def _apply_plans(model: ir.Model, held: dict[str, _Plan]) -> None:
         node.domain = ""
         plan = held[node.name]
         _REWRITES[plan.op_type if plan.op_type in _REWRITES else "Reduce"](editor, node, plan)
+    if held:
+        editor.cleanup()  # the axes and pads constants the rewrites replaced
 
 
 def _drop(node: ir.Node, *names: str) -> None:
@@ -502,14 +504,21 @@ def _rewrite_reduce(editor: Any, node: ir.Node, plan: _Plan) -> None:
     if plan.params.get("keep"):
         return
     if plan.params.get("identity"):
-        node.op_type = "Identity"
+        # No axes and noop_with_empty_axes: no reduction, only the elementwise part (ONNX's reference).
+        node.op_type = _NO_REDUCTION.get(node.op_type, "Identity")
         node.attributes.clear()
         _trim_inputs(node, 1)
+        if node.op_type == "Mul":  # ReduceSumSquare: x * x
+            node.resize_inputs(2)
+            node.replace_input_with(1, node.inputs[0])
         return
     _trim_inputs(node, 1)
     _drop(node, "noop_with_empty_axes", "axes")
     if plan.params.get("axes"):
         node.attributes["axes"] = ir.AttrInt64s("axes", [int(a) for a in plan.params["axes"]])
+
+
+_NO_REDUCTION = {"ReduceL1": "Abs", "ReduceL2": "Abs", "ReduceSumSquare": "Mul", "ReduceLogSum": "Log"}
 
 
 def _rewrite_split(editor: Any, node: ir.Node, plan: _Plan) -> None:

@@ -157,13 +157,11 @@ def _in_qdq(value: ir.Value) -> bool:
 
 
 def _io_or_cast(value: ir.Value) -> bool:
-    if value.is_graph_input() or value.is_graph_output():
-        return True
+    """Made by a graph input or a Cast, and used only by Casts (or Q/DQ, GF505's) or as a graph output."""
     producer = value.producer()
-    uses = [node for node, _ in value.uses()]
-    if producer is not None and producer.op_type == "Cast":
-        return True
-    return bool(uses) and all(node.op_type in ("Cast", "QuantizeLinear", "DequantizeLinear") for node in uses)
+    made = value.is_graph_input() or (producer is not None and producer.op_type == "Cast")
+    used = all(node.op_type in ("Cast", "QuantizeLinear", "DequantizeLinear") for node, _ in value.uses())
+    return made and used
 
 
 def _bounds(analysis: object, value: ir.Value) -> tuple[int, int] | None:

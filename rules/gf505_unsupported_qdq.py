@@ -35,7 +35,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from graphfix.engine import Context, Finding, FixAvailability, Rule
-from graphfix.targets.check import QDQ_OPS, error_finding_kwargs, explain, sites, violations
+from graphfix.targets._support import AttributeDefaultDiffers
+from graphfix.targets.check import QDQ_OPS, advice_for, error_finding_kwargs, explain, sites, violations
 from graphfix.targets.target import target_for
 from graphfix.tensorrt_errors import TensorRTError
 
@@ -57,5 +58,6 @@ class UnsupportedQdq(Rule):
             if site.node.op_type not in QDQ_OPS:
                 continue
             for violation in violations(ctx.analysis, target.table, site):
-                yield self.finding(explain(violation, target.version, _ADVICE), site.node,
+                advice = advice_for(violation) if isinstance(violation.restriction, AttributeDefaultDiffers) else _ADVICE
+                yield self.finding(explain(violation, target.version, advice), site.node,
                                    **error_finding_kwargs(violation))

@@ -3,3 +3,12 @@ from pathlib import Path
 
 # Tests import their helpers (graphs.py, models/) as top-level modules.
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the zoo's exports, shared by every test module (each model is exported once)."""
+    return tmp_path_factory.mktemp("zoo")

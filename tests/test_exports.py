@@ -46,11 +46,6 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
 PINNED = {"dynamic_hw": {"x": [1, 3, 16, 16]}}
 
 
-@pytest.fixture(scope="session")
-def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("zoo")
-
-
 def cases() -> list[tuple[str, str]]:
     return [(name, exporter) for name in ZOO for exporter in EXPORTERS]
 
