@@ -33,11 +33,19 @@ class CompileResult:
     precision_check: object | None = None  # graphfix.precision.PrecisionReport of the ONNX transform
     engine_report: object | None = None  # graphfix.backends.tensorrt.EngineReport
     notices: list[str] = field(default_factory=list)
+    trt_version: str | None = None  # the TensorRT version checked (and built for, or written for)
+    # GF5xx findings on the graph handed to TensorRT; errors stop the build before it starts.
+    target_findings: list[object] = field(default_factory=list)
+    commands: Path | None = None  # without TensorRT: the script that builds and compares on the target
+
+    @property
+    def target_errors(self) -> list[object]:
+        return [f for f in self.target_findings if getattr(f, "is_error", True)]
 
     @property
     def passed(self) -> bool:
         checks = [c for c in (self.comparison, self.precision_check) if c is not None]
-        return all(bool(getattr(c, "passed", False)) for c in checks)
+        return all(bool(getattr(c, "passed", False)) for c in checks) and not self.target_errors
 
     def to_dict(self) -> dict[str, object]:
         def as_dict(value: object) -> object:
@@ -53,6 +61,9 @@ class CompileResult:
             "precision_check": as_dict(self.precision_check),
             "engine_report": as_dict(self.engine_report),
             "notices": self.notices,
+            "trt_version": self.trt_version,
+            "target_findings": [as_dict(f) for f in self.target_findings],
+            "commands": None if self.commands is None else str(self.commands),
         }
 
 
@@ -65,6 +76,8 @@ def choose_backend(requested: str | None) -> tuple[str, list[str]]:
     if requested == "tensorrt":
         status = tensorrt_status()
         if not status.available:
+            if status.version is None:  # absent here (a laptop preparing a model for a Jetson)
+                return "tensorrt-commands", []
             raise GraphfixError(status.message)
         return "tensorrt", []
     if requested == "onnxruntime":
@@ -98,13 +111,24 @@ def compile_model(
     input_ranges: Mapping[str, tuple[float, float]] | None = None,
     workspace_bytes: int | None = None,
     optimization_level: int | None = None,
+    trt_version: str | None = None,
 ) -> CompileResult:
     """Compile ``model`` (an already fixed ONNX file) at ``precision`` with ``backend`` and compare the
-    result with ``reference`` (the original export; default: ``model`` itself)."""
+    result with ``reference`` (the original export; default: ``model`` itself).
+
+    With the TensorRT backend the graph handed to TensorRT is first checked against the target's support
+    table (GF5xx; ``trt_version``, default the installed TensorRT): errors stop before the build
+    (``result.target_findings``). Where TensorRT is not installed, ``backend="tensorrt"`` writes the
+    trtexec and Polygraphy commands that build and compare the engine on the target instead
+    (``result.commands``, beside the model; ``trt_version`` or the newest table picks the flags).
+    """
     if precision not in PRECISIONS:
         raise UsageError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if max_batch < 1 or (opt_batch is not None and not 1 <= opt_batch <= max_batch):
         raise UsageError(f"--opt-batch {opt_batch} / --max-batch {max_batch}: need 1 <= opt <= max")
+    from graphfix.targets.target import check_version_text
+
+    check_version_text(trt_version)
     model = Path(model)
     reference = Path(reference) if reference is not None else model
     chosen, notices = choose_backend(backend)
@@ -158,13 +182,34 @@ def compile_model(
         return result
 
     from graphfix.backends import tensorrt as trt_backend
+    from graphfix.targets.target import resolve_target
 
-    version = trt_backend.require_tensorrt()
+    if chosen == "tensorrt-commands":
+        target = resolve_target(trt_version)
+        version = target.version
+    else:
+        version = trt_backend.require_tensorrt()
+        if trt_version is not None and resolve_target(trt_version).version != resolve_target(None).version:
+            result.notices.append(f"--trt-version {trt_version}: building with the installed TensorRT {version}")
+    result.backend = "tensorrt"
+    result.trt_version = version
     plan = trt_backend.plan_build(version, precision)  # type: ignore[arg-type]
     graph = {"fp32": model, "fp16-mixed": transformed, "int8-qdq": transformed}[plan.onnx_graph]
     profile = trt_backend.profile_shapes(specs, opt_batch=opt_batch or max_batch, max_batch=max_batch,
                                          pinned=pinned)
     engine_path = Path(engine) if engine is not None else trt_backend.default_engine_path(base)
+    result.target_findings = _check_target(graph, trt_version if chosen == "tensorrt" else version, pinned)
+    if result.target_errors:
+        return result  # TensorRT would refuse it: nothing is built or written
+    if chosen == "tensorrt-commands":
+        from graphfix.backends.tensorrt_commands import script_path, write_build_script
+
+        result.commands = write_build_script(
+            script_path(base, version), graph=graph, reference=reference, engine=engine_path, plan=plan,
+            profile=profile, feeds_by_batch=trt_backend.feeds_for_batches(profile, batches), ranges=ranges,
+            timing_cache=trt_backend.default_timing_cache_path(engine_path, version),
+            workspace_bytes=workspace_bytes, optimization_level=optimization_level)
+        return result
     result.engine = engine_path
     result.engine_report = trt_backend.build_engine(
         graph, engine_path, plan=plan, profile=profile, workspace_bytes=workspace_bytes,
@@ -174,6 +219,14 @@ def compile_model(
         engine_path, reference, trt_backend.feeds_for_batches(profile, batches), precision=precision,  # type: ignore[arg-type]
         dtypes=dtypes, ranges=ranges)
     return result
+
+
+def _check_target(graph: Path, trt_version: str | None, pinned: Mapping[str, Sequence[int]]) -> list[object]:
+    """The GF5xx findings on the graph TensorRT will parse (checked before any build)."""
+    from graphfix.engine import Options, lint_loaded
+
+    report, _ = lint_loaded(load(graph), Options(input_shapes=dict(pinned), trt_version=trt_version), ["GF5"], [])
+    return list(report.findings)
 
 
 def _save_optimized(model: Path, engine: Path) -> None:

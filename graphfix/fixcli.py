@@ -87,7 +87,8 @@ def run_fix(args: argparse.Namespace, console: Console, errors: Console) -> int:
             args.output, precision=args.precision, backend=args.backend, reference=args.path,
             engine=args.engine, max_batch=args.max_batch, opt_batch=args.opt_batch, calib_data=args.calib_data,
             input_shapes=parse_input_shapes(args.input_shape), input_ranges=parse_input_ranges(args.input_range),
-            workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level)
+            workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level,
+            trt_version=args.trt_version)
     if args.format == "json":
         document = {"file": args.path, **result.to_dict()}
         if compiled is not None:

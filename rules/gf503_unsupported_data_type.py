@@ -150,10 +150,11 @@ def _values(ctx: Context, table: object) -> Iterator[tuple[ir.Value, Site | None
 
 
 def _in_qdq(value: ir.Value) -> bool:
+    """Made by a QuantizeLinear (or a Cast, or stored), and read only by DequantizeLinear, Cast, or as a zero point."""
     producer = value.producer()
-    uses = [node for node, _ in value.uses()]
     made = producer is None or producer.op_type in ("QuantizeLinear", "Cast")
-    return made and all(node.op_type in ("DequantizeLinear", "Cast") for node in uses)
+    return made and all(node.op_type in ("DequantizeLinear", "Cast") or (node.op_type == "QuantizeLinear" and index == 2)
+                        for node, index in value.uses())
 
 
 def _io_or_cast(value: ir.Value) -> bool:
