@@ -730,17 +730,28 @@ def build_engine(
     network = None
     unexpected = ""
     with _polygraphy_log(verbose) as parse_log:
-        config = CreateConfig(
-            fp16="FP16" in plan.builder_flags,
-            int8="INT8" in plan.builder_flags,
-            profiles=[trt_profile],
-            memory_pool_limits=pools,
-            load_timing_cache=cache,
-            builder_optimization_level=optimization_level,
-        )
+        if plan.major < FLAGLESS_MAJOR:  # BuilderFlag.FP16/INT8 exist up to 10.x (gone in 11)
+            config = CreateConfig(
+                fp16="FP16" in plan.builder_flags,
+                int8="INT8" in plan.builder_flags,
+                profiles=[trt_profile],
+                memory_pool_limits=pools,
+                load_timing_cache=cache,
+                builder_optimization_level=optimization_level,
+            )
+        else:  # 11.x: no precision flags; the strongly typed graph carries the precision
+            config = CreateConfig(
+                profiles=[trt_profile],
+                memory_pool_limits=pools,
+                load_timing_cache=cache,
+                builder_optimization_level=optimization_level,
+            )
         try:
             # (builder, network, parser); keep the tuple alive until the build is done.
-            network = NetworkFromOnnxPath(str(onnx_path), strongly_typed=plan.strongly_typed_flag)()
+            if plan.major >= 10:  # NetworkDefinitionCreationFlag.STRONGLY_TYPED exists from 10.0
+                network = NetworkFromOnnxPath(str(onnx_path), strongly_typed=plan.strongly_typed_flag)()
+            else:
+                network = NetworkFromOnnxPath(str(onnx_path))()
         except PolygraphyException:
             network = None
         except Exception as error:  # noqa: BLE001 - a TensorRT binding error, not a graphfix bug
@@ -786,7 +797,10 @@ def _diagnose_parse(onnx_path: Path, plan: BuildPlan, nodes: Sequence[tuple[str,
         from polygraphy.backend.trt import util as trt_util
 
         with _polygraphy_log():
-            builder, network = CreateNetwork(strongly_typed=plan.strongly_typed_flag)()
+            if plan.major >= 10:  # NetworkDefinitionCreationFlag.STRONGLY_TYPED exists from 10.0
+                builder, network = CreateNetwork(strongly_typed=plan.strongly_typed_flag)()
+            else:
+                builder, network = CreateNetwork()()
             logger = trt_util.get_trt_logger()
             trt.init_libnvinfer_plugins(logger, "")
             parser = trt.OnnxParser(network, logger)
