@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="output format")
     lint.add_argument("--output-file", metavar="FILE", help="write the report here instead of stdout")
 
-    rules = commands.add_parser("rules", help="list the rules")
+    rules = commands.add_parser("rules", help="list the rules (and the TensorRT support table GF5xx checks)")
     rules.add_argument("--format", choices=("text", "json"), default="text")
+    add_trt_version_option(rules)
 
     rule = commands.add_parser("rule", help="print one rule's documentation")
     rule.add_argument("code", help="a rule code, e.g. GF101")
@@ -168,13 +169,22 @@ def run_lint(args: argparse.Namespace, console: Console, errors: Console) -> int
 
 def run_rules(args: argparse.Namespace, console: Console) -> int:
     from graphfix.engine import all_rules
+    from graphfix.targets.target import resolve_target
 
     rules = all_rules()
+    target = resolve_target(args.trt_version)
     if args.format == "json":
         import json
 
-        sys.stdout.write(json.dumps([{"code": r.code, "name": r.name, "summary": r.summary,
-                                      "fix": r.fix_availability.value} for r in rules], indent=2) + "\n")
+        entries = []
+        for r in rules:
+            entry: dict[str, object] = {"code": r.code, "name": r.name, "summary": r.summary,
+                                        "fix": r.fix_availability.value}
+            if r.code.startswith("GF5"):
+                entry["trt_version"] = target.version
+                entry["trt_table"] = f"trt-{target.table.version}.json"
+            entries.append(entry)
+        sys.stdout.write(json.dumps(entries, indent=2) + "\n")
         return EXIT_CLEAN
     from rich.table import Table
 
@@ -184,7 +194,40 @@ def run_rules(args: argparse.Namespace, console: Console) -> int:
     for rule in rules:
         table.add_row(rule.code, rule.name, rule.fix_availability.value, rule.summary)
     console.print(table)
+    console.print(_escape(describe_support_tables(target)), soft_wrap=True)
     return EXIT_CLEAN
+
+
+def describe_support_tables(target: object) -> str:
+    """The GF5xx family's data: which TensorRT versions have a table, and the one a run checks."""
+    from graphfix.targets import covered_versions
+
+    table = target.table  # type: ignore[attr-defined]
+    groups: dict[str, list[str]] = {}
+    for minor, version in covered_versions().items():
+        groups.setdefault(version, []).append(minor)
+    shown: list[str] = []
+    run: list[str] = []  # consecutive tables of one major that each cover only their own minor
+    for version, minors in [*groups.items(), ("", [""])]:
+        single = minors == [version]
+        if run and (not single or version.split(".")[0] != run[0].split(".")[0]):
+            shown.append(run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}")
+            run = []
+        if not version:
+            break
+        if single:
+            run.append(version)
+        else:
+            shown.append(f"{version} (for {minors[0]}-{minors[-1]})")
+    source = table.source
+    origin = (f"read from {source.repository} {source.branch} @ {source.commit[:12]}" if source.commit
+              else f"derived from {source.derived_from}")
+    return (f"\nGF5xx check, statically (TensorRT is not needed), what TensorRT's ONNX parser accepts: the support "
+            f"tables in graphfix/targets/tables cover TensorRT {', '.join(shown)}.\n"
+            f"This run checks {target.describe()}: trt-{table.version}.json, {origin}; parser opsets "  # type: ignore[attr-defined]
+            f"{table.opset.min}-{table.opset.max}; {sum(1 for e in table.operators.values() if e.supported)} "
+            f"operators imported, {len(table.restrictions())} restrictions. --trt-version 8.6|10|10.12|11 "
+            "checks another (docs/trt-support.md says how the tables were made).")
 
 
 def run_rule(args: argparse.Namespace, console: Console) -> int:

@@ -165,7 +165,7 @@ class _Shapes:
         if value.shape is not None and all(isinstance(d, int) for d in value.shape):
             return tuple(int(d) for d in value.shape)  # type: ignore[arg-type]
         if value.const_value is not None:
-            return tuple(int(d) for d in value.const_value.shape)
+            return tuple(int(d) for d in value.const_value.shape)  # type: ignore[arg-type]
         return None
 
     def dim(self, value: ir.Value | None, axis: int) -> int | None:
@@ -303,6 +303,7 @@ def _decide_resize(node: ir.Node, source: int, target: int, shapes: _Shapes) -> 
                     continue
                 if value is None:
                     return None, f"its axes attribute needs constant {'scales' if index == 2 else 'sizes'}"
+                full: list[Any]
                 if fill is None:
                     full = list(shapes.shape(_input(node, 0)) or [])
                     if len(full) != rank:
@@ -417,7 +418,7 @@ def convert_opset(model: ir.Model, target: int, *, analysis: Analysis | None = N
         return model
     plans = _plans(model, source, target, analysis)
     if base_dir is None:  # in-memory models keep where their external data lives
-        base_dir = next((t.const_value.base_dir for t in model.graph.initializers.values()
+        base_dir = next((str(t.const_value.base_dir) for t in model.graph.initializers.values()
                          if isinstance(t.const_value, ir.ExternalTensor) and t.const_value.base_dir), None)
     proto = ir.serde.serialize_model(model)
     held = _hold(proto, {_key(node): plan for node, plan in plans.items()})
@@ -438,7 +439,7 @@ def convert_opset(model: ir.Model, target: int, *, analysis: Analysis | None = N
 
 
 def _key(node: ir.Node) -> tuple[str, tuple[str, ...]]:
-    return node.op_type, tuple(o.name for o in node.outputs)
+    return node.op_type, tuple(o.name or "" for o in node.outputs)
 
 
 def _hold(proto: onnx.ModelProto, wanted: dict[tuple[str, tuple[str, ...]], _Plan]) -> dict[str, _Plan]:
@@ -483,7 +484,7 @@ def _apply_plans(model: ir.Model, held: dict[str, _Plan]) -> None:
         if node.domain != HOLD_DOMAIN:
             continue
         node.domain = ""
-        plan = held[node.name]
+        plan = held[node.name or ""]
         _REWRITES[plan.op_type if plan.op_type in _REWRITES else "Reduce"](editor, node, plan)
     if held:
         editor.cleanup()  # the axes and pads constants the rewrites replaced

@@ -96,6 +96,7 @@ class UnsupportedAttributeOrInput(Rule):
                     plan, reason = squeeze_axes_plan(ctx.analysis, node)
                     if plan is not None:
                         plans = (plan,)
-                        advice = f"graphfix fix writes axes {[int(a) for a in plan.inputs[1]]}"  # type: ignore[index]
+                        axes = plan.inputs[1]
+                        advice = f"graphfix fix writes axes {[] if axes is None else [int(a) for a in axes]}"
             yield self.finding(explain(violation, version, advice), node, fix=plans, reason=reason,
                                **error_finding_kwargs(violation))

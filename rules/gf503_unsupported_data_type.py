@@ -83,13 +83,13 @@ class UnsupportedDataType(Rule):
                                        **error_finding_kwargs(violation))
         narrowed: list[str] = []
         runtime: list[str] = []
-        for value, site in _values(ctx, table):
+        for value, made_at in _values(ctx, table):
             name = dtype_name(analysis, value)
             support = table.dtype(name) if name else None
             if support is None or support.support == "native":
                 continue
-            where = site.label if site is not None else f"graph {'input' if value.is_graph_input() else 'output'}"
-            node = site.node if site is not None else None
+            where = made_at.label if made_at is not None else f"graph {'input' if value.is_graph_input() else 'output'}"
+            node = made_at.node if made_at is not None else None
             cite = f"[table trt-{table.version}: dtypes.{name}]"
             if support.support == "unsupported":
                 yield self.finding(f"{value.name!r} ({where}) is {name}: TensorRT {version} has no {name} "
@@ -108,11 +108,11 @@ class UnsupportedDataType(Rule):
             elif support.support == "narrowed":
                 bounds = _bounds(analysis, value)
                 if bounds is None:
-                    runtime.append(value.name)
+                    runtime.append(value.name or "?")
                     continue
                 low, high = bounds
                 if INT32.min <= low and high <= INT32.max or _clamp_safe(value):
-                    narrowed.append(value.name)
+                    narrowed.append(value.name or "?")
                     continue
                 yield self.finding(f"{value.name!r} ({where}) is {name} with values in [{low}, {high}], outside "
                                    f"the int32 range: TensorRT {version} narrows {name} to {support.to} and "
@@ -142,11 +142,10 @@ def _values(ctx: Context, table: object) -> Iterator[tuple[ir.Value, Site | None
             seen.add(value)
             yield value, None
     for site in sites(ctx.analysis, table):  # type: ignore[arg-type]
-        for value in [*site.node.inputs, *site.node.outputs]:
-            if value is None or not value.name or value in seen:
-                continue
-            seen.add(value)
-            yield value, site
+        for candidate in [*site.node.inputs, *site.node.outputs]:
+            if candidate is not None and candidate.name and candidate not in seen:
+                seen.add(candidate)
+                yield candidate, site
 
 
 def _in_qdq(value: ir.Value) -> bool:

@@ -7,10 +7,10 @@ documented to accept: above 17 for TensorRT 8.6 (the JetPack 5/6 TensorRT; torch
 
 ## Why it hurts TensorRT
 The parser does not refuse a newer opset outright: it imports each node by op type, with importers
-written for the operator versions up to its opset. Operators the newer opset redefined then fail or
-change meaning: ``Gelu`` (opset 20) has no importer in 8.6, ReduceMean-18 takes its axes as an input the
-8.6 importer reads as an attribute, Split-18's ``num_outputs`` and Pad-18's ``axes`` are not read, and
-Resize-18's new attributes are ignored. Converting the model to the highest opset the parser knows
+written for the operator versions up to its opset. Operators the newer opset added or redefined then fail
+or change meaning: ``Gelu`` (opset 20) and ``Mish`` (18) have no importer in 8.6, Pad-18's ``axes`` input is
+refused, an uneven Split-18 ``num_outputs`` computes other shapes, and Resize-18's new attributes are
+ignored (GF501 and GF502 name each such node). Converting the model to the highest opset the parser knows
 removes all of these at once.
 
 ## Example

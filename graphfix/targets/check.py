@@ -216,7 +216,7 @@ def static_shape(analysis: Analysis, value: ir.Value) -> tuple[int, ...] | None:
     if facts is not None and facts.shapes and facts.shapes[0] is not None:
         return tuple(int(d) for d in facts.shapes[0])  # type: ignore[arg-type]
     if value.const_value is not None:
-        return tuple(int(d) for d in value.const_value.shape)
+        return tuple(int(d) for d in value.const_value.shape)  # type: ignore[arg-type]
     if value.shape is not None:
         return tuple(int(d) for d in value.shape)  # type: ignore[arg-type]
     return None
@@ -382,9 +382,10 @@ def _check(analysis: Analysis, site: Site, r: Restriction) -> Violation | None: 
         return violation(f"with {condition}, {r.attribute} is {_show(value)} "
                          f"(allowed: {', '.join(_show(a) for a in r.allowed)})")
     if isinstance(r, AttributeDtype):
-        name = _attribute_dtype(node, r.attribute)
-        if name is None:
+        type_name = _attribute_dtype(node, r.attribute)
+        if type_name is None:
             return None
+        name = type_name
         if (r.allowed is not None and name not in r.allowed) or (r.disallowed is not None and name in r.disallowed):
             return violation(f"{r.attribute} is {name}")
         return None
@@ -477,10 +478,10 @@ def _check(analysis: Analysis, site: Site, r: Restriction) -> Violation | None: 
             return violation(f"input {r.input} ({r.name}) has rank {value_rank}")
         return None
     if isinstance(r, Dtype):
-        value = _present(node, r.input)
-        name = dtype_name(analysis, value)
-        if name is None:
+        found = dtype_name(analysis, _present(node, r.input))
+        if found is None:
             return None
+        name = found
         if (r.allowed is not None and name not in r.allowed) or (r.disallowed is not None and name in r.disallowed):
             return violation(f"input {r.input} ({r.name}) is {name}")
         return None
