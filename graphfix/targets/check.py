@@ -715,16 +715,21 @@ def _check_einsum_broadcast(analysis: Analysis, site: Site, r: Text) -> Violatio
     operands = equation.split("->")[0].split(",")
     if "..." in equation:
         return None  # the ellipsis restriction reports it
-    sizes: dict[str, set[int]] = {}
-    for term, value in zip(operands, node.inputs):
-        shape = static_shape(analysis, value) if value is not None and site.analysed else None
-        if shape is None or len(shape) != len(term):
-            return Violation(site, r, "its operand shapes are not known at build time", False)
-        for label, size in zip(term, shape):
-            sizes.setdefault(label, set()).add(int(size))
-    broadcast = sorted(label for label, values in sizes.items() if len(values) > 1)
+    facts = [analysis.facts.get(v) if v is not None and site.analysed else None for v in node.inputs]
+    if any(f is None or any(s is None or None in s for s in f.shapes) for f in facts):
+        return Violation(site, r, "its operand shapes are not known", False)
+    broadcast: set[str] = set()
+    for probe in range(len(analysis.probes)):  # the batch may be dynamic: compare size by size, per probe
+        sizes: dict[str, set[int]] = {}
+        for term, fact in zip(operands, facts):
+            shape = fact.shapes[probe]  # type: ignore[union-attr]
+            if shape is None or len(shape) != len(term):
+                return Violation(site, r, "its operand ranks do not match the equation", False)
+            for label, size in zip(term, shape):
+                sizes.setdefault(label, set()).add(int(size))  # type: ignore[arg-type]
+        broadcast.update(label for label, values in sizes.items() if len(values) > 1)
     if broadcast:
-        return Violation(site, r, f"subscripts {', '.join(broadcast)} have different sizes across operands "
+        return Violation(site, r, f"subscripts {', '.join(sorted(broadcast))} have different sizes across operands "
                          "(broadcasting)", True)
     return None
 
@@ -785,6 +790,12 @@ def advice_for(violation: Violation) -> str:
         return "export with an older opset, or use a newer TensorRT"
     if isinstance(r, AttributeDefaultDiffers):
         return f"set {r.attribute}={r.onnx_default} explicitly"
+    op = violation.site.node.op_type
+    if op == "If":
+        return ("make both branches give the same ranks (in torch, squeeze/reshape with explicit dims the exporter "
+                "knows, so no If is recorded)")
+    if op == "Einsum":
+        return "expand the operand to the full size first, or write the product with matmul"
     return "rewrite this part of the model, or use a TensorRT version that supports it"
 
 

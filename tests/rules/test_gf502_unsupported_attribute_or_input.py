@@ -179,3 +179,17 @@ def test_nothing_on_a_plain_conv_net():
     for version in ("8.6", "10.0", "10.16", "11.5"):
         report = graphfix.lint(model, trt_version=version, select="GF5")
         assert report.trt_version == version and not report.errors
+
+
+def test_einsum_broadcasting_is_decided_from_the_shapes_at_every_batch():
+    same = parse("""
+    agraph (float[N, 3, 4] a, float[N, 4, 5] b) => (float[N, 3, 5] y) {
+        y = Einsum <equation = "bij,bjk->bik"> (a, b)
+    }""")
+    assert not findings(same, "GF502", trt_version="8.6")  # the batch is dynamic but equal in both operands
+    broadcast = parse("""
+    agraph (float[N, 3, 4] a, float[1, 4, 5] b) => (float[N, 3, 5] y) {
+        y = Einsum <equation = "bij,bjk->bik"> (a, b)
+    }""")
+    [finding] = findings(broadcast, "GF502", trt_version="8.6")
+    assert finding.severity == "error" and "subscripts b have different sizes" in finding.message
