@@ -23,6 +23,7 @@ from graphfix.analysis import Analysis, analyse
 from graphfix.errors import UsageError
 from graphfix.graphutil import node_label
 from graphfix.loading import LoadedModel
+from graphfix.narrowing import NarrowDouble
 from graphfix.opset import ConvertOpset
 
 
@@ -102,7 +103,7 @@ class BatchShape:
         return f"{node_label(self.node)}: input {self.index} := [{', '.join(parts)}]"
 
 
-FixPlan = SetInputs | SetDims | BatchShape | ConvertOpset
+FixPlan = SetInputs | SetDims | BatchShape | ConvertOpset | NarrowDouble
 FindingSeverity = Literal["error", "info"]
 
 

@@ -37,6 +37,7 @@ from graphfix.editor import Editor
 from graphfix.errors import GraphfixError, UsageError, VerificationError
 from graphfix.graphutil import node_label
 from graphfix.loading import LoadedModel, ModelSource, load
+from graphfix.narrowing import NarrowDouble
 from graphfix.opset import ConvertOpset, convert_opset
 from graphfix.saving import check_destination, save_model
 from graphfix.verify import (
@@ -102,7 +103,7 @@ def _allowed(finding: Finding, unsafe: bool, dynamic_batch: bool) -> bool:
 def _plan_key(plan: FixPlan) -> tuple[object, ...]:
     if isinstance(plan, SetDims):
         return ("dims", plan.value.name)
-    if isinstance(plan, ConvertOpset):
+    if isinstance(plan, (ConvertOpset, NarrowDouble)):
         return ("model",)
     return (id(plan.node),)
 
@@ -151,6 +152,7 @@ def fix(
     editor = Editor(loaded.model)
     user_edits = _user_reshapes(loaded, options, reshape_hook, editor)
     applied: list[Finding] = []
+    refused: str | None = None  # why the DOUBLE narrowing was not kept
     export_batches: set[int] = set()
     rounds = 0
     while True:
@@ -161,6 +163,10 @@ def fix(
             # A baked batch means the original only runs at that batch: verify there, fixed or not.
             export_batches.update(p.check_batch for f in report.findings for p in f.fix
                                   if isinstance(p, SetInputs) and p.check_batch is not None)
+        if refused:  # a model-level fix that verification rejected: report it, do not offer it again
+            for finding in report.findings:
+                if any(isinstance(p, NarrowDouble) for p in finding.fix):
+                    finding.fix, finding.reason = (), refused
         chosen = [f for f in report.findings if _allowed(f, unsafe_fixes, dynamic_batch)]
         if not chosen:
             remaining = report.findings
@@ -177,6 +183,15 @@ def fix(
                                          base_dir=loaded.path.parent if loaded.path is not None else None)
             editor = Editor(loaded.model)
             applied.append(conversion)
+            continue
+        narrowing = [f for f in chosen if any(isinstance(p, NarrowDouble) for p in f.fix)]
+        if narrowing:
+            # TensorRT computes DOUBLE in FLOAT: do the same in the model, kept only when ONNX Runtime agrees.
+            candidate, refused = _narrow_verified(loaded, specs, options, verify, atol, rtol, ranges)
+            if candidate is not None:
+                loaded.model = candidate
+                editor = Editor(loaded.model)
+                applied.extend(narrowing)
             continue
         touched: set[tuple[object, ...]] = set()
         for finding in chosen:
@@ -217,6 +232,39 @@ def fix(
             shutil.rmtree(staging, ignore_errors=True)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _narrow_verified(
+    loaded: LoadedModel,
+    specs: list[InputSpec],
+    options: Options,
+    verify: bool,
+    atol: float,
+    rtol: float,
+    ranges: Mapping[str, tuple[float, float]],
+) -> tuple[ir.Model | None, str | None]:
+    """The model with its DOUBLE tensors in FLOAT when ONNX Runtime finds its outputs unchanged at batch 1
+    and 3 (else None and why)."""
+    from graphfix.narrowing import narrow_double
+
+    if not verify:
+        return None, "narrowing DOUBLE to FLOAT is kept only when verification shows no change (drop --no-verify)"
+    candidate = narrow_double(loaded.model)
+    staging = Path(tempfile.mkdtemp(prefix="graphfix-narrow-"))
+    try:
+        before, after = staging / "before.onnx", staging / "after.onnx"
+        save_model(loaded.model, before)
+        save_model(candidate, after)
+        batches = _verification_batches(specs, options, set())
+        feeds = {batch: input_shapes_for(specs, batch, options.input_shapes) for batch in batches}
+        check = compare(before, after, feeds, dtypes={spec.name: spec.dtype for spec in specs}, ranges=ranges,
+                        atol=atol, rtol=rtol)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not check.passed:
+        return None, f"computing the DOUBLE tensors in FLOAT changes the outputs ({check.message}); TensorRT " \
+                     "would too: keep the precision the model needs in FLOAT terms"
+    return candidate, None
 
 
 def _own_copy(loaded: LoadedModel) -> LoadedModel:

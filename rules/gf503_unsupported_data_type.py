@@ -27,8 +27,13 @@ mask = torch.full((n,), -(2 ** 31) + 1)       # a value that survives the narrow
 Slice bounds such as INT64_MAX (``x[:, 1:]``) are clamped and mean the same after the narrowing: they
 are information, not errors.
 
+graphfix fix computes the internal DOUBLE tensors in FLOAT itself (Cast targets, initializers, Constant
+values), as TensorRT will, and keeps that only when ONNX Runtime gives the same outputs before and after.
+
 ## Fix safety
-No fix: a type change needs the model code or the export changed.
+Safe: the narrowed model is kept only when verification at batch 1 and 3 shows no change (never with
+``--no-verify``); a DOUBLE graph input or output is not narrowed (the interface is kept). Other types need
+the model code or the export changed.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.engine import Context, Finding, FixAvailability, Rule
+from graphfix.narrowing import NarrowDouble, double_blocker, double_count
 from graphfix.targets.check import (
     QDQ_OPS,
     MAX_READ_ELEMENTS,
@@ -63,7 +69,7 @@ class UnsupportedDataType(Rule):
     code = "GF503"
     name = "unsupported-data-type"
     summary = "a tensor type the target TensorRT version does not take (or narrows with a change of value)"
-    fix_availability = FixAvailability.NEVER
+    fix_availability = FixAvailability.SOMETIMES
     tensorrt_errors = (
         TensorRTError(r"unsupported (?:data ?type|dtype|type)|invalid (?:data ?type|dtype)|datatype"
                       r"|does not (?:natively )?support (?:INT64|DOUBLE|BFLOAT16|UINT8)", priority=25),
@@ -83,6 +89,8 @@ class UnsupportedDataType(Rule):
                                        **error_finding_kwargs(violation))
         narrowed: list[str] = []
         runtime: list[str] = []
+        double_fix: tuple[NarrowDouble, ...] | None = None
+        blocker: str | None = None
         for value, made_at in _values(ctx, table):
             name = dtype_name(analysis, value)
             support = table.dtype(name) if name else None
@@ -102,9 +110,15 @@ class UnsupportedDataType(Rule):
                                    f"takes {name} only as a network input or output (and Cast); cast it to "
                                    f"INT32 or FLOAT where it is made {cite}", node)
             elif support.support == "narrowed" and name == "DOUBLE":
+                if double_fix is None:
+                    blocker = double_blocker(ctx.model)
+                    double_fix = (NarrowDouble(double_count(ctx.model)),) if blocker is None else ()
+                fixable = "graphfix fix computes it in FLOAT where ONNX Runtime shows the outputs unchanged" \
+                    if double_fix else f"compute in float32 in the model code ({blocker})"
                 yield self.finding(f"{value.name!r} ({where}) is DOUBLE: TensorRT {version} imports it as FLOAT "
-                                   f"(values clamped to the float range), so results differ from ONNX Runtime's "
-                                   f"double precision; compute in float32 in the model code {cite}", node)
+                                   f"(values clamped to the float range), so its results can differ from ONNX "
+                                   f"Runtime's double precision; {fixable} {cite}", node, fix=double_fix,
+                                   reason=None if double_fix else blocker)
             elif support.support == "narrowed":
                 bounds = _bounds(analysis, value)
                 if bounds is None:

@@ -103,3 +103,50 @@ def test_matmul_of_int32_is_refused(version: str, expected: int):
     }""")
     found = [f for f in findings(model, "GF503", trt_version=version) if f.severity == "error"]
     assert len(found) == expected and "input 0 (A) is INT32" in found[0].message
+
+
+DOUBLE_INSIDE = """
+agraph (float[N, 4] x) => (float[N, 4] y) {
+    d = Cast <to = 11> (x)
+    k = Constant <value = double {OFFSET}> ()
+    a = Add (d, k)
+    b = Sub (a, k)
+    y = Cast <to = 1> (b)
+}
+"""
+
+
+def test_double_inside_the_network_is_computed_in_float_when_nothing_changes(tmp_path):
+    import onnx
+
+    from graphfix.fixing import fix
+    from graphs import save
+
+    source = save(parse(DOUBLE_INSIDE.replace("OFFSET", "0.5")), tmp_path / "d.onnx")
+    found = findings(onnx.load(str(source)), "GF503", trt_version="10.16")
+    assert found and all(f.fixable for f in found)
+    result = fix(source, tmp_path / "f.onnx", trt_version="10.16")
+    assert result.verification.passed and not [f for f in result.remaining if f.is_error]
+    fixed = onnx.load(str(tmp_path / "f.onnx"))
+    assert all(a.i != 11 for n in fixed.graph.node for a in n.attribute if a.name == "to")
+    assert not graphfix.lint(fixed, trt_version="10.16", select="GF5").findings
+
+
+def test_double_that_matters_is_left_as_it_is(tmp_path):
+    from graphfix.fixing import fix
+    from graphs import save
+
+    source = save(parse(DOUBLE_INSIDE.replace("OFFSET", "1e10")), tmp_path / "d.onnx")  # float32 loses x
+    result = fix(source, tmp_path / "f.onnx", trt_version="10.16")
+    remaining = [f for f in result.remaining if f.code == "GF503"]
+    assert remaining and all(not f.fixable and "changes the outputs" in f.reason for f in remaining)
+    assert not any(f.code == "GF503" for f in result.applied)
+
+
+def test_a_double_graph_input_is_not_narrowed():
+    model = parse("""
+    agraph (double[N, 4] x) => (float[N, 4] y) {
+        y = Cast <to = 1> (x)
+    }""")
+    [finding] = findings(model, "GF503", trt_version="10.16")
+    assert not finding.fixable and "graph input 'x' is DOUBLE" in finding.reason
