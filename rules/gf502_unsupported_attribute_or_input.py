@@ -56,6 +56,14 @@ from graphfix.targets._support import (
 from graphfix.targets.target import target_for
 from graphfix.tensorrt_errors import TensorRTError
 
+# The operators GF502's restrictions are about, in any table (tests/targets/test_gf5xx_parser_errors.py checks it).
+RESTRICTED_OPS = frozenset({
+    "Attention", "AveragePool", "BatchNormalization", "Constant", "ConvTranspose", "CumSum", "DeformConv", "Dropout",
+    "Einsum", "EyeLike", "GRU", "GridSample", "Hardmax", "If", "InstanceNormalization", "LSTM", "LayerNormalization",
+    "Loop", "LpNormalization", "LpPool", "MaxPool", "OneHot", "Pad", "RNN", "RandomNormal", "RandomNormalLike",
+    "RandomUniform", "RandomUniformLike", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax",
+    "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare", "Resize", "STFT", "ScatterElements",
+    "ScatterND", "Slice", "Split", "Squeeze", "TensorScatter", "TopK", "Unsqueeze", "Upsample"})
 # Kinds other rules report: data types (GF503), operator versions (GF501), Q/DQ (GF505).
 _ELSEWHERE = (AttributeDtype, Dtype, OperatorVersion, QdqZeroPointZero, QdqScalePositive, QdqBlockUnsupported,
               QdqBlockSingleAxis)
@@ -79,7 +87,7 @@ class UnsupportedAttributeOrInput(Rule):
     tensorrt_errors = (
         TensorRTError(r"must be an initializer|is_weights|cannot infer squeeze dimensions|squeeze axes"
                       r"|unsupported (?:mode|value|attribute)|only .{0,40}(?:is|are) supported"
-                      r"|not supported|attribute .{0,40}unsupported", priority=20),
+                      r"|not supported|attribute .{0,40}unsupported", ops=RESTRICTED_OPS, priority=20),
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:

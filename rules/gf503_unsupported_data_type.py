@@ -72,7 +72,8 @@ class UnsupportedDataType(Rule):
     fix_availability = FixAvailability.SOMETIMES
     tensorrt_errors = (
         TensorRTError(r"unsupported (?:data ?type|dtype|type)|invalid (?:data ?type|dtype)|datatype"
-                      r"|does not (?:natively )?support (?:INT64|DOUBLE|BFLOAT16|UINT8)", priority=25),
+                      r"|does not (?:natively )?support (?:INT64|DOUBLE|BFLOAT16|UINT8)|\b(?:DOUBLE|BFLOAT16|UINT8|INT16)\b"
+                      r".{0,40}(?:not supported|unsupported)", priority=25),
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
