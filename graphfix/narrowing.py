@@ -40,10 +40,10 @@ def _double_values(model: ir.Model) -> Iterator[ir.Value]:
             seen.add(value)
             yield value
     for node in model.graph:
-        for value in [*node.inputs, *node.outputs]:
-            if value is not None and value not in seen and value.dtype == DOUBLE:
-                seen.add(value)
-                yield value
+        for candidate in [*node.inputs, *node.outputs]:
+            if candidate is not None and candidate not in seen and candidate.dtype == DOUBLE:
+                seen.add(candidate)
+                yield candidate
 
 
 def double_blocker(model: ir.Model) -> str | None:

@@ -563,7 +563,8 @@ def _decompose(editor: Any, node: ir.Node, plan: _Plan) -> None:
     prefix = f"{node.name or node.op_type}"
 
     def const(value: float, hint: str) -> ir.Value:
-        return editor.constant(np.array(value, dtype=dtype), f"{prefix}_{hint}")
+        made: ir.Value = editor.constant(np.array(value, dtype=dtype), f"{prefix}_{hint}")
+        return made
 
     def add(op: str, *inputs: ir.Value) -> ir.Value:
         name = editor._unique(f"{prefix}/{op}")

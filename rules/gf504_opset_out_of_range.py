@@ -69,4 +69,4 @@ class OpsetOutOfRange(Rule):
                                f"opset_version={wanted} {cite}", None, reason=blocker)
             return
         yield self.finding(f"{head}; graphfix fix converts it to opset {wanted} (verified) {cite}", None,
-                           fix=(ConvertOpset(opset, wanted),))  # type: ignore[arg-type]
+                           fix=(ConvertOpset(opset, wanted),))

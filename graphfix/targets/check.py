@@ -175,7 +175,7 @@ def dtype_name(analysis: Analysis, value: ir.Value | None) -> str | None:
     if not code:
         return None
     try:
-        return onnx.TensorProto.DataType.Name(code)
+        return str(onnx.TensorProto.DataType.Name(code))
     except ValueError:
         return None
 
@@ -549,7 +549,7 @@ def _attribute_dtype(node: ir.Node, name: str) -> str | None:
     else:
         return None
     try:
-        return onnx.TensorProto.DataType.Name(code)
+        return str(onnx.TensorProto.DataType.Name(code))
     except ValueError:
         return None
 
@@ -726,7 +726,7 @@ def _check_einsum_broadcast(analysis: Analysis, site: Site, r: Text) -> Violatio
             if shape is None or len(shape) != len(term):
                 return Violation(site, r, "its operand ranks do not match the equation", False)
             for label, size in zip(term, shape):
-                sizes.setdefault(label, set()).add(int(size))  # type: ignore[arg-type]
+                sizes.setdefault(label, set()).add(int(size or 0))
         broadcast.update(label for label, values in sizes.items() if len(values) > 1)
     if broadcast:
         return Violation(site, r, f"subscripts {', '.join(sorted(broadcast))} have different sizes across operands "

@@ -110,7 +110,7 @@ def check_version_text(trt_version: str | None) -> str | None:
 def target_for(ctx: Any) -> Target:
     """The target of a lint run (``ctx.options.trt_version``), resolved once per analysed model."""
     cache = ctx.analysis.cache
-    key = ("trt-target", ctx.options.trt_version)
+    key = f"trt-target:{ctx.options.trt_version}"
     target = cache.get(key)
     if target is None:
         target = cache[key] = resolve_target(ctx.options.trt_version)

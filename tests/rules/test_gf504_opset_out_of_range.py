@@ -67,3 +67,12 @@ def test_the_cli_converts_for_8_6(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "fixed GF504" in out and "opset 20 -> 17" in out and "verification PASSED" in out
     assert main(["lint", str(tmp_path / "out.onnx"), "--trt-version", "8.6", "--select", "GF5"]) == 0
+
+
+def test_an_opset_below_the_range_is_converted_up(tmp_path):
+    source = save(parse("agraph (float[N, 8] x) => (float[N, 8] y) { y = Relu (x) }", opset=8), tmp_path / "old.onnx")
+    [finding] = findings(onnx.load(str(source)), "GF504", trt_version="10.16")
+    assert "below the opsets" in finding.message and finding.fixable
+    result = fix(source, tmp_path / "new.onnx", trt_version="10.16")
+    assert result.verification.passed
+    assert {o.domain: o.version for o in onnx.load(str(tmp_path / "new.onnx")).opset_import} == {"": 9}
