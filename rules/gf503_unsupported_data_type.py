@@ -140,8 +140,9 @@ class UnsupportedDataType(Rule):
                              "int32 range (or clamped harmlessly)")
             if runtime:
                 shown = ", ".join(repr(n) for n in runtime[:3]) + (" ..." if len(runtime) > 3 else "")
-                parts.append(f"{len(runtime)} tensor{'s' if len(runtime) != 1 else ''} computed at run time "
-                             f"({shown}), whose values graphfix cannot bound")
+                parts.append(f"{len(runtime)} tensor{'s' if len(runtime) != 1 else ''} whose values graphfix "
+                             f"cannot bound statically (network inputs, data-dependent values, large initializers: "
+                             f"{shown})")
             yield self.finding(f"INT64 is narrowed to INT32 by TensorRT {version}: {' and '.join(parts)}; "
                                "nothing to do unless a run-time value can exceed 2^31 (INT64 network inputs "
                                f"and outputs become INT32 bindings) [table trt-{table.version}: dtypes.INT64]",
