@@ -31,6 +31,7 @@ The caller validates (``onnx.checker``) and verifies the result; this module onl
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -91,6 +92,7 @@ def _default(domain: str) -> bool:
     return domain in ("", "ai.onnx")
 
 
+@functools.lru_cache(maxsize=1024)
 def _since(op_type: str, opset: int) -> int | None:
     try:
         return int(onnx.defs.get_schema(op_type, opset).since_version)
