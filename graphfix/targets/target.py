@@ -85,9 +85,23 @@ def resolve_target(trt_version: str | None = None) -> Target:
 
 @functools.lru_cache(maxsize=1)
 def installed_tensorrt() -> tuple[int, int] | None:
-    """The installed TensorRT's (major, minor) when ``tensorrt`` imports, else None (imported lazily)."""
+    """The installed TensorRT's (major, minor), else None.
+
+    Found without importing TensorRT where its package metadata says the version (pip wheels); only a
+    TensorRT without metadata (JetPack's bindings) is imported, through the TensorRT status check.
+    """
+    import importlib.metadata
+    import importlib.util
+
     from graphfix.backends.tensorrt import parse_version, tensorrt_status
 
+    if importlib.util.find_spec("tensorrt") is None:
+        return None
+    for distribution in _DISTRIBUTIONS:
+        try:
+            return parse_version(importlib.metadata.version(distribution))
+        except Exception:  # noqa: BLE001 - not this distribution, or an unreadable version
+            continue
     status = tensorrt_status()
     if status.version is None:
         return None
@@ -95,6 +109,10 @@ def installed_tensorrt() -> tuple[int, int] | None:
         return parse_version(status.version)
     except Exception:  # noqa: BLE001 - an unreadable version is treated as no TensorRT
         return None
+
+
+# The pip distributions that install the ``tensorrt`` module.
+_DISTRIBUTIONS = ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11", "tensorrt-bindings")
 
 
 def check_version_text(trt_version: str | None) -> str | None:

@@ -77,3 +77,41 @@ def test_fix_passes_the_version_to_the_rules(tmp_path, capsys):
     assert {o.domain: o.version for o in onnx.load(str(tmp_path / "out.onnx")).opset_import} == {"": 17}
     assert main(["fix", str(path), "-o", str(tmp_path / "same.onnx"), "--trt-version", "10"]) == 0
     assert "no change was needed" in capsys.readouterr().out
+
+
+def test_the_default_version_without_tensorrt_is_the_newest_table(monkeypatch):
+    import importlib.util
+
+    from graphfix.targets import available_versions
+    from graphfix.targets.target import installed_tensorrt, resolve_target
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorrt" else real(name, *a))
+    installed_tensorrt.cache_clear()
+    try:
+        target = resolve_target(None)
+    finally:
+        installed_tensorrt.cache_clear()
+    assert target.source == "newest" and target.version == available_versions()[-1]
+    assert "TensorRT is not installed" in target.describe()
+
+
+def test_the_installed_version_is_read_from_the_package_metadata(monkeypatch):
+    import importlib.metadata
+    import importlib.util
+    import sys
+
+    from graphfix.targets.target import installed_tensorrt, resolve_target
+
+    real_spec, real_version = importlib.util.find_spec, importlib.metadata.version
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "tensorrt" else real_spec(name, *a))
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: "10.12.0.36" if name == "tensorrt" else real_version(name))
+    installed_tensorrt.cache_clear()
+    try:
+        target = resolve_target(None)
+    finally:
+        installed_tensorrt.cache_clear()
+    assert (target.version, target.source) == ("10.12", "installed")
+    assert "tensorrt" not in sys.modules  # found without importing TensorRT
