@@ -424,7 +424,7 @@ def build_precision(
 ) -> tuple[Path | None, dict]:
     from graphfix import precision as gp
     from graphfix.errors import GraphfixError
-    from graphfix.loading import load
+    from graphfix.ir.loading import load
     from graphfix.verify import input_specs
 
     start = time.perf_counter()
@@ -455,7 +455,7 @@ def build_precision(
 def precision_check(md: ModelDef, base: Path, candidate: Path, precision: str, batches: list[int]) -> dict:
     """graphfix's own verdict (compare_precision: polygraphy's seeded random inputs, fp16 emulated)."""
     from graphfix import precision as gp
-    from graphfix.loading import load
+    from graphfix.ir.loading import load
     from graphfix.verify import input_shapes_for, input_specs, integer_ranges
 
     model = load(base).model

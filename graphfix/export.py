@@ -15,12 +15,15 @@
   input is re-declared dynamic, exactly what the legacy exporter's ``dynamic_axes`` does. Such a graph
   only runs at the export-time size; finding that is graphfix's job (GF103), not the exporter's;
 - the exporters' progress prints, warnings and log lines are silenced;
-- the file is written atomically: the export goes to a private temporary directory beside ``path`` under
-  the final file name (so the external-data location recorded inside the ``.onnx``, ``<name>.data`` for
-  the dynamo exporter, is already right), then the external-data files and finally the ``.onnx`` are
-  moved into place with ``os.replace``. A failed export leaves nothing behind.
+- the file is written atomically through the one writer (:func:`graphfix.ir.saving.staged`): the export
+  goes to a private temporary directory beside ``path`` under the final file name (so the external-data
+  location recorded inside the ``.onnx``, ``<name>.data`` for the dynamo exporter, is already right),
+  then the external-data files and finally the ``.onnx`` are moved into place. A failed export leaves
+  nothing behind;
+- the re-declared input axes are edited through the editor on onnx-ir, never on protos.
 
-torch is optional for graphfix users, so it is imported inside the functions only.
+torch is optional for graphfix users, so it is imported inside the functions only
+(:func:`graphfix.deps.require`).
 """
 
 from __future__ import annotations
@@ -32,21 +35,19 @@ import logging
 import os
 import pathlib
 import re
-import shutil
-import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    import onnx
-    import torch
+import onnx_ir as ir
+
+from graphfix.deps import require
+from graphfix.fixing.editor import Editor
+from graphfix.ir.saving import staged
 
 __all__ = ["export", "BATCH_DIM_NAME"]
 
 BATCH_DIM_NAME = "batch"
-
-_TORCH_MISSING = "graphfix.export needs torch: pip install torch"
 
 # Loggers whose warnings the exporters emit on every call ("torchvision is not installed", export
 # guards, onnxscript optimiser notes). Raised to ERROR for the duration of an export only.
@@ -57,7 +58,7 @@ _log = logging.getLogger(__name__)
 
 
 def export(
-    model: torch.nn.Module,
+    model: Any,
     args: Any,
     path: str | os.PathLike[str],
     *,
@@ -70,15 +71,17 @@ def export(
 ) -> pathlib.Path:
     """Export ``model`` called with positional ``args`` to the ONNX file ``path`` and return its path.
 
-    ``input_names`` default to the names of ``model.forward``'s parameters. ``dynamic_dims`` maps an input
-    name to ``{axis: dim_name}`` for dynamic axes besides the batch (which is ``dynamic_batch``).
-    ``opset=None`` lets torch choose. Raises ``ValueError`` when torch is missing or the arguments are
-    inconsistent; the exporters' own errors propagate unchanged.
+    ``model`` is a ``torch.nn.Module``. ``input_names`` default to the names of ``model.forward``'s
+    parameters. ``dynamic_dims`` maps an input name to ``{axis: dim_name}`` for dynamic axes besides the
+    batch (which is ``dynamic_batch``). ``opset=None`` lets torch choose.
+
+    Raises:
+        MissingDependencyError: torch is not installed.
+        ValueError: The arguments are inconsistent.
+        WriteError: The file cannot be written (nothing is).
+        Exception: The exporters' own errors propagate unchanged.
     """
-    try:
-        import torch
-    except ImportError:
-        raise ValueError(_TORCH_MISSING) from None
+    torch = require("torch", "graphfix.export")
 
     if exporter not in ("legacy", "dynamo"):
         raise ValueError(f"exporter must be 'legacy' or 'dynamo', not {exporter!r}")
@@ -101,25 +104,20 @@ def export(
     else:
         restore_training = False
 
-    tmpdir = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        tmp_path = tmpdir / path.name  # final name: external-data locations are relative to it
-        with _quiet():
-            if exporter == "legacy":
-                _export_legacy(model, args, tmp_path, names, output_names, axes, opset)
-            else:
-                _export_dynamo(model, args, tmp_path, names, output_names, axes, opset, tmpdir)
-        data_files = _declare_dynamic_inputs(tmp_path, axes)
-        # Weights first, the .onnx last: whoever sees the new .onnx also sees its weights.
-        for rel in sorted(data_files):
-            if os.path.isabs(rel) or ".." in pathlib.PurePath(rel).parts or not (tmpdir / rel).is_file():
-                continue  # not a file this export wrote
-            dst = path.parent / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmpdir / rel, dst)
-        os.replace(tmp_path, path)
+        with staged(path) as stage:
+            tmp_path = stage.path  # final name: external-data locations are relative to it
+            with _quiet():
+                if exporter == "legacy":
+                    _export_legacy(model, args, tmp_path, names, output_names, axes, opset)
+                else:
+                    _export_dynamo(model, args, tmp_path, names, output_names, axes, opset, stage.folder)
+            # Weights first, the .onnx last: whoever sees the new .onnx also sees its weights.
+            for rel in sorted(_declare_dynamic_inputs(tmp_path, axes)):
+                if os.path.isabs(rel) or ".." in pathlib.PurePath(rel).parts or not (stage.folder / rel).is_file():
+                    continue  # not a file this export wrote
+                stage.add_companion(rel)
     finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
         if restore_training:
             model.train()
     return path
@@ -183,8 +181,7 @@ def _export_legacy(
     axes: dict[str, dict[int, str]],
     opset: int | None,
 ) -> None:
-    import torch
-
+    torch = require("torch", "graphfix.export")
     kwargs: dict[str, Any] = {}
     if opset is not None:
         kwargs["opset_version"] = opset
@@ -205,7 +202,7 @@ def _export_dynamo(
     opset: int | None,
     artifacts_dir: pathlib.Path,
 ) -> None:
-    import torch
+    torch = require("torch", "graphfix.export")
 
     def attempt(dynamic_shapes: tuple[Any, ...] | None) -> None:
         torch.onnx.export(
@@ -232,12 +229,12 @@ def _export_dynamo(
 
     # dynamic_shapes is given positionally (a tuple matching args), so it does not depend on the
     # forward parameter names, which need not match the graph input names.
-    def shapes(make: Any) -> tuple[Any, ...]:
+    def shapes(make: Callable[[str], Any]) -> tuple[Any, ...]:
         return tuple({ax: make(dn) for ax, dn in axes[n].items()} if n in axes else None for n in names)
 
     # 2. The string form: torch uses Dim.DYNAMIC and renames the axes itself. 3. Dim.AUTO never fails
     # on specialisation; what it specialises is re-declared dynamic by _declare_dynamic_inputs.
-    attempts = (
+    attempts: tuple[tuple[str, Callable[[], tuple[Any, ...]]], ...] = (
         ("named Dim", lambda: shapes(named)),
         ("string (Dim.DYNAMIC)", lambda: shapes(lambda dn: dn)),
         ("Dim.AUTO", lambda: shapes(lambda dn: torch.export.Dim.AUTO)),
@@ -285,87 +282,72 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _declare_dynamic_inputs(onnx_path: pathlib.Path, axes: dict[str, dict[int, str]]) -> set[str]:
-    """Give each requested input axis its requested ``dim_param``; return the external-data files.
+    """Give each requested input axis its requested dim name; return the external-data files.
 
-    Exporters may specialise an axis (``dim_value``) or name it differently (``s0``); both are made the
+    Exporters may specialise an axis (a number) or name it differently (``s0``); both are made the
     requested name, and a renamed symbol is renamed everywhere in the graph so that equal symbols stay
-    equal. The weights are not loaded: their external-data references are kept as they are.
+    equal. The weights are not loaded (onnx-ir memory-maps them) and their external-data references are
+    kept as they are; the edit goes through the editor.
     """
-    import onnx
-
-    model = onnx.load(str(onnx_path), load_external_data=False)
-    by_name = {vi.name: vi for vi in model.graph.input}
+    model = ir.load(onnx_path)
+    editor = Editor(model)
+    by_name = {value.name: value for value in model.graph.inputs}
     rename: dict[str, str] = {}
     changed = False
     for input_name, requested in axes.items():
-        vi = by_name.get(input_name)
-        if vi is None or not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+        value = by_name.get(input_name)
+        if value is None or value.shape is None:
             continue
-        dims = vi.type.tensor_type.shape.dim
+        dims: list[int | str | None] = [d if isinstance(d, int) else d.value for d in value.shape]
         for axis, dim_name in requested.items():
-            if axis >= len(dims):
+            if axis >= len(dims) or dims[axis] == dim_name:
                 continue
-            d = dims[axis]
-            if d.HasField("dim_param") and d.dim_param == dim_name:
-                continue
-            if d.HasField("dim_param") and d.dim_param:
-                rename.setdefault(d.dim_param, dim_name)
+            current = dims[axis]
+            if isinstance(current, str) and current:
+                rename.setdefault(current, dim_name)
             else:
                 _log.warning("%s: the exporter specialised %s axis %d to %s; declared dynamic as %r anyway "
                              "(the graph bakes that size in)", onnx_path.name, input_name, axis,
-                             d.dim_value, dim_name)
-            d.Clear()
-            d.dim_param = dim_name
+                             current if current is not None else 0, dim_name)
+            dims[axis] = dim_name
             changed = True
+        editor.set_shape(value, dims)
     if rename:
-        # dynamo dim_params can be expressions of the symbols ("2*((height - 1)//2) + 2"): rename tokens.
+        # dynamo dim names can be expressions of the symbols ("2*((height - 1)//2) + 2"): rename tokens.
         token = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(rename, key=len, reverse=True)) + r")\b")
-        for vi in _all_value_infos(model.graph):
-            if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
-                for d in vi.type.tensor_type.shape.dim:
-                    if d.HasField("dim_param"):
-                        d.dim_param = token.sub(lambda mo: rename[mo.group(1)], d.dim_param)
+        for value in _shaped_values(editor):
+            shape = value.shape
+            if shape is None or not any(isinstance(d, ir.SymbolicDim) and d.value for d in shape):
+                continue
+            editor.set_shape(value, [d if isinstance(d, int) else
+                                     (token.sub(lambda match: rename[match.group(1)], d.value) if d.value else None)
+                                     for d in shape])
     if changed:
-        onnx.save(model, str(onnx_path))
-    return {loc for t in _all_tensors(model.graph) for loc in _external_location(t)}
+        ir.save(model, onnx_path)  # only the graph: external data stays where it is, as it is
+    return _external_locations(editor)
 
 
-def _all_value_infos(graph: onnx.GraphProto) -> Iterator[onnx.ValueInfoProto]:
-    yield from graph.input
-    yield from graph.output
-    yield from graph.value_info
-    for sub in _subgraphs(graph):
-        yield from _all_value_infos(sub)
+def _shaped_values(editor: Editor) -> Iterator[ir.Value]:
+    """Graph inputs and outputs and every node output (value_info), subgraphs included."""
+    for graph in editor.graphs():
+        yield from graph.inputs
+        yield from graph.outputs
+        for node in graph:
+            yield from node.outputs
 
 
-def _all_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
-    yield from graph.initializer
-    for sparse in graph.sparse_initializer:
-        yield sparse.values
-        yield sparse.indices
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
-    for sub in _subgraphs(graph):
-        yield from _all_tensors(sub)
-
-
-def _subgraphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                yield attr.g
-            yield from attr.graphs
-
-
-def _external_location(tensor: onnx.TensorProto) -> list[str]:
-    import onnx
-
-    if tensor.data_location != onnx.TensorProto.EXTERNAL:
-        return []
-    return [e.value for e in tensor.external_data if e.key == "location"]
+def _external_locations(editor: Editor) -> set[str]:
+    locations: set[str] = set()
+    for graph in editor.graphs():
+        tensors: list[object] = [value.const_value for value in graph.initializers.values()]
+        for node in graph:
+            for attribute in node.attributes.values():
+                if attribute.type is ir.AttributeType.TENSOR:
+                    tensors.append(attribute.as_tensor())
+                elif attribute.type is ir.AttributeType.TENSORS:
+                    tensors.extend(attribute.as_tensors())
+        locations.update(str(t.location) for t in tensors if isinstance(t, ir.ExternalTensor))
+    return locations
 
 
 @contextlib.contextmanager

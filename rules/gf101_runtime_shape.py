@@ -39,13 +39,27 @@ from collections.abc import Iterator
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.analysis import SHAPE_INPUTS, Kind, iter_shape_inputs
-from graphfix.engine import BatchShape, Context, Finding, FixAvailability, Rule, SetInputs
-from graphfix.graphutil import node_label
-from graphfix.rewrites import Rewrite, batch_source, batch_vector, expand_shape, reshape_target, slice_input
+from graphfix.analyse import SHAPE_INPUTS, Kind, is_standard, iter_shape_inputs
+from graphfix.analyse.rewrites import (
+    Rewrite,
+    batch_source,
+    batch_vector,
+    expand_shape,
+    reshape_target,
+    slice_input,
+)
+from graphfix.ir import node_label
+from graphfix.linting import BatchShape, Context, Finding, FixAvailability, Rule, SetInputs, TensorRTError
 
-# Resize's sizes and scales are GF201/GF202's business.
+# Resize's sizes and scales are the resize rules' business.
 _OWNED_ELSEWHERE = {"Resize", "Upsample"}
+
+# Ops whose shape-carrying inputs TensorRT needs as build-time constants in some versions.
+_SHAPE_INPUT_OPS = frozenset({
+    "Reshape", "Expand", "Tile", "ConstantOfShape", "Slice", "Range", "Squeeze", "Unsqueeze", "Pad", "TopK",
+    "OneHot", "CumSum", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+    "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "Split", "Upsample",
+})
 
 
 class RuntimeShapeComputation(Rule):
@@ -53,17 +67,29 @@ class RuntimeShapeComputation(Rule):
     name = "runtime-shape-computation"
     summary = "a shape input is computed at run time from Shape ops but is constant with only the batch dynamic"
     fix_availability = FixAvailability.SOMETIMES
+    tensorrt_errors = (
+        # "The starts input must be an initializer", "only supports input K as an initializer", ...
+        TensorRTError(r"initializer|must be (?:a )?constant|build[- ]time constant|shape tensor|is_weights"
+                      r"|static values?", ops=_SHAPE_INPUT_OPS, priority=40),
+    )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
         reported: set[ir.Value] = set()
         for node, index, value in iter_shape_inputs(analysis):
-            if node.op_type in _OWNED_ELSEWHERE or not analysis.is_runtime(value):
+            if node.op_type in _OWNED_ELSEWHERE:
+                ctx.skip(node, f"input {index}: Resize and Upsample inputs are the resize rules' business")
+                continue
+            if not analysis.is_runtime(value):
+                ctx.skip(node, f"input {index} ({value.name}) is not computed at run time")
                 continue
             if all(analysis.value_kind(o) is Kind.CONSTANT for o in node.outputs):
-                continue  # part of a foldable chain; the consumer of its result is reported
+                ctx.skip(node, "part of a foldable chain; the consumer of its result is reported")
+                continue
             kind = analysis.value_kind(value)
             if kind not in (Kind.CONSTANT, Kind.BATCH):
+                ctx.skip(node, f"input {index} ({value.name}) is {kind.value}: only constants and values that "
+                               "follow the batch are rewritten")
                 continue
             rewrite = self.rewrite(ctx, node, index, value, kind)
             reported.add(value)
@@ -75,7 +101,9 @@ class RuntimeShapeComputation(Rule):
             if rewrite.value is None:
                 shortest = self.shortest_chain(ctx, node, index, value)
                 if shortest is None:
-                    continue  # already as short as a batch-dependent shape can be
+                    ctx.skip(node, f"input {index} needs the batch at run time and its chain is already as short "
+                                   "as a batch-dependent shape can be")
+                    continue
                 if isinstance(shortest, BatchShape):
                     yield self.finding(f"{what}; it needs the batch at run time, fixable as the shorter "
                                        f"{shortest.describe().split(':= ', 1)[1]}", node, fix=(shortest,),
@@ -93,8 +121,7 @@ class RuntimeShapeComputation(Rule):
         if node.op_type == "Reshape":
             return reshape_target(analysis, node)
         if kind is Kind.CONSTANT:
-            array = analysis.value(value)
-            return Rewrite(np.asarray(array))
+            return Rewrite(np.asarray(analysis.value(value)))
         if node.op_type == "Expand":
             return expand_shape(analysis, node)
         if node.op_type == "Slice":
@@ -118,17 +145,22 @@ class RuntimeShapeComputation(Rule):
         """Constants computed from shapes and consumed as data (scales, positions, masks)."""
         analysis = ctx.analysis
         for node in analysis.order:
-            shape_indices = SHAPE_INPUTS.get(node.op_type, ()) if node.domain in ("", "ai.onnx") else ()
-            if node.op_type in _OWNED_ELSEWHERE or all(analysis.facts[o].known() for o in node.outputs
-                                                       if o in analysis.facts):
-                continue  # a node whose outputs are known is itself part of a foldable chain
+            shape_indices = SHAPE_INPUTS.get(node.op_type, ()) if is_standard(node) else ()
+            if node.op_type in _OWNED_ELSEWHERE:
+                continue  # recorded by the shape-input pass above
+            if all(analysis.facts[o].known() for o in node.outputs if o in analysis.facts):
+                ctx.skip(node, "its outputs are known at every batch size: part of a foldable chain, whose "
+                               "consumer is reported")
+                continue
             for index, value in enumerate(node.inputs):
                 if value is None or index in shape_indices or value in reported:
                     continue
                 facts = analysis.facts.get(value)
                 if facts is None or not facts.runtime or not facts.shape_derived:
-                    continue
-                if analysis.value_kind(value) is not Kind.CONSTANT:
+                    continue  # data, not computed from shapes: not a candidate
+                kind = analysis.value_kind(value)
+                if kind is not Kind.CONSTANT:
+                    ctx.skip(node, f"input {index} ({value.name}) is computed from shapes but is {kind.value}")
                     continue
                 reported.add(value)
                 array = np.asarray(facts.values[0])

@@ -31,10 +31,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from graphfix.analysis import Kind
-from graphfix.engine import Context, Finding, FixAvailability, Rule, SetInputs
-from graphfix.graphutil import node_label
-from graphfix.rewrites import baked_reshape_target, reshape_target
+from graphfix.analyse import Kind
+from graphfix.analyse.rewrites import baked_reshape_target, reshape_target
+from graphfix.ir import node_label
+from graphfix.linting import Context, Finding, FixAvailability, Rule, SetInputs, TensorRTError
 
 
 class ReshapeNonBatchMinusOne(Rule):
@@ -42,6 +42,10 @@ class ReshapeNonBatchMinusOne(Rule):
     name = "reshape-non-batch-minus-one"
     summary = "a Reshape target has -1 in a dimension other than the batch"
     fix_availability = FixAvailability.SOMETIMES
+    tensorrt_errors = (
+        # "cannot infer the -1 dimension of the new shape", "more than one -1 wildcard"
+        TensorRTError(r"-1|wildcard|infer(?:red)? dim|cannot (?:be )?infer", ops=frozenset({"Reshape"}), priority=21),
+    )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
@@ -50,21 +54,27 @@ class ReshapeNonBatchMinusOne(Rule):
                 continue
             target = node.inputs[1]
             if target is None or analysis.is_runtime(target) or analysis.value_kind(target) is not Kind.CONSTANT:
-                continue  # run-time targets are GF101's
+                ctx.skip(node, "the target is not a constant (run-time targets are the run-time shape rule's)")
+                continue
             entries = np.asarray(analysis.value(target)).reshape(-1)
             minus = [axis for axis, v in enumerate(entries) if v == -1]
             if not minus:
+                ctx.skip(node, "the target has no -1")
                 continue
             out = analysis.facts.get(node.outputs[0])
             if out is None or out.known():
-                continue  # a reshape of shape values is part of a foldable chain (GF101)
+                ctx.skip(node, "a reshape of shape values: part of a foldable chain")
+                continue
             axis = minus[0]
             if axis == 0 and not analysis.has_batch_probes:
-                continue  # a static-batch model: dim 0 is the batch slot (GF302 is about that)
+                ctx.skip(node, "a static-batch model: dim 0 is the batch slot")
+                continue
             if analysis.dim_kind(node.outputs[0], axis) is not Kind.CONSTANT:
-                continue  # the -1 carries the batch: that is the rule being followed
+                ctx.skip(node, f"the -1 in dim {axis} carries the batch: that is the rule being followed")
+                continue
             if baked_reshape_target(analysis, node).value is not None:
-                continue  # a baked batch: GF103 rewrites the whole target
+                ctx.skip(node, "the target bakes the export batch: the baked-batch rule rewrites the whole target")
+                continue
             rewrite = reshape_target(analysis, node)
             shown = "[" + ", ".join(str(int(v)) for v in entries) + "]"
             value = analysis.shape(node.outputs[0])

@@ -36,12 +36,20 @@ from collections.abc import Iterator
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.analysis import Analysis, Kind
-from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims, SetInputs, declared_dim
-from graphfix.graphutil import node_label
-from graphfix.rewrites import baked_reshape_target
-
-_SHAPED_BY_INPUT = {"Expand": 1, "Tile": 1, "ConstantOfShape": 0, "Reshape": 1}
+from graphfix.analyse import Kind
+from graphfix.analyse.rewrites import baked_reshape_target
+from graphfix.ir import node_label
+from graphfix.linting import (
+    Context,
+    Finding,
+    FixAvailability,
+    Rule,
+    Safety,
+    SetDims,
+    SetInputs,
+    TensorRTError,
+    declared_dim,
+)
 
 
 class BakedBatch(Rule):
@@ -49,19 +57,27 @@ class BakedBatch(Rule):
     name = "baked-batch"
     summary = "a constant bakes in the export-time batch while the batch is dynamic"
     fix_availability = FixAvailability.SOMETIMES
+    tensorrt_errors = (
+        # "Reshape would change volume 802816 to 100352", also from the builder (no op named)
+        TensorRTError(r"(?s)reshap\w*.*?volume|volume.*?reshap", ops=frozenset({"Reshape"}), unknown_op="",
+                      priority=20),
+    )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
         if not analysis.has_batch_probes:
+            ctx.skip(None, "no input has a dynamic batch")
             return
         seen: set[ir.Node] = set()
         for node in analysis.nodes("Reshape"):
             if len(node.inputs) < 2 or node.inputs[1] is None:
                 continue
             if analysis.is_runtime(node.inputs[1]):
+                ctx.skip(node, "the target is computed at run time")
                 continue
             rewrite = baked_reshape_target(analysis, node)
             if rewrite.value is None:
+                ctx.skip(node, f"the target does not bake the batch: {rewrite.reason}")
                 continue
             seen.add(node)
             target = np.asarray(analysis.value(node.inputs[1])).reshape(-1)
@@ -72,7 +88,7 @@ class BakedBatch(Rule):
                 f"input's batch is dynamic; fixable as {plan.describe().split(':= ', 1)[1]} (--unsafe-fixes)",
                 node, fix=(plan,), safety=Safety.UNSAFE)
         yield from self.check_outputs(ctx)
-        for origin, failing in baked_origins(analysis).items():
+        for origin, failing in analysis.batch.baked_origins.items():
             if origin in seen:
                 continue
             seen.add(origin)
@@ -84,77 +100,21 @@ class BakedBatch(Rule):
                 f"{failing.op_type} {node_label(failing)!r} fails at other batch sizes; not fixable: {reason}",
                 origin, reason=reason)
 
-
     def check_outputs(self, ctx: Context) -> Iterator[Finding]:
         """Outputs declared with the export batch although they follow the batch."""
         analysis = ctx.analysis
-        symbol = next((declared_dim(v.shape[0]) or "batch" for v in ctx.model.graph.inputs  # type: ignore[index]
-                       if v.shape is not None and len(v.shape) and not isinstance(v.shape[0], int)), "batch")
+        symbol: int | str = "batch"
+        for value in ctx.model.graph.inputs:
+            if value.shape is not None and len(value.shape) and not isinstance(value.shape[0], int):
+                symbol = declared_dim(value.shape[0]) or "batch"
+                break
         for value in ctx.model.graph.outputs:
             if value.shape is None or not len(value.shape) or not isinstance(value.shape[0], int):
                 continue
             if analysis.dim_kind(value, 0) is not Kind.BATCH:
+                ctx.skip(None, f"output {value.name!r} declares dim 0 as {value.shape[0]} and it does not follow "
+                               "the batch")
                 continue
             dims = (symbol, *(declared_dim(d) for d in value.shape[1:]))
             yield self.finding(f"output {value.name!r} declares dim 0 as {value.shape[0]} but it follows the "
                                f"batch; fixable as {symbol!r}", None, fix=(SetDims(value, dims),))
-
-
-def explained_failures(analysis: Analysis) -> set[ir.Node]:
-    """Nodes whose failures at other batch sizes follow from a baked batch (GF103 reports the cause)."""
-    causes = set(baked_origins(analysis)) | set(baked_origins(analysis).values())
-    causes.update(node for node in analysis.order if node.op_type == "Reshape" and node.inputs[1] is not None
-                  and not analysis.is_runtime(node.inputs[1]) and baked_reshape_target(analysis, node).value is not None)
-    explained = set(causes)
-    for node in analysis.order:  # topological: one pass reaches every descendant
-        if node in explained:
-            continue
-        if any(v is not None and v.producer() in explained for v in node.inputs):
-            explained.add(node)
-    return explained
-
-
-def baked_origins(analysis: Analysis) -> dict[ir.Node, ir.Node]:
-    """Constant-shaped producers (origin) whose fixed dim 0 makes a later node fail at other batches."""
-    cached = analysis.cache.get("baked_origins")
-    if cached is not None:
-        return cached  # type: ignore[return-value]
-    result: dict[ir.Node, ir.Node] = {}
-    failing_nodes = []
-    for issue in analysis.issues:
-        if issue.kind in ("inference-failed", "volume-mismatch") and issue.node not in failing_nodes:
-            failing_nodes.append(issue.node)
-    for node in failing_nodes:
-        kinds = [analysis.dim_kind(v, 0) if v is not None else Kind.UNKNOWN for v in node.inputs]
-        if Kind.BATCH not in kinds and node.op_type != "Reshape":
-            continue
-        for value, kind in zip(node.inputs, kinds):
-            if value is None or kind is not Kind.CONSTANT:
-                continue
-            origin = _constant_batch_origin(analysis, value)
-            if origin is not None:
-                result.setdefault(origin, node)
-        if node.op_type == "Reshape" and node.inputs[1] is not None and not analysis.is_runtime(node.inputs[1]):
-            result.setdefault(node, node)
-    analysis.cache["baked_origins"] = result
-    return result
-
-
-def _constant_batch_origin(analysis: Analysis, value: ir.Value) -> ir.Node | None:
-    """Walk back through producers with a constant dim 0 to the op whose constant input fixed it."""
-    current: ir.Value | None = value
-    for _ in range(64):
-        producer = current.producer() if current is not None else None
-        if producer is None:
-            return None
-        index = _SHAPED_BY_INPUT.get(producer.op_type)
-        if index is not None and index < len(producer.inputs):
-            shape_input = producer.inputs[index]
-            if shape_input is not None and not analysis.is_runtime(shape_input):
-                return producer
-        upstream = [v for v in producer.inputs if v is not None and analysis.dim_kind(v, 0) is Kind.CONSTANT
-                    and analysis.is_runtime(v)]
-        if not upstream:
-            return None
-        current = upstream[0]
-    return None

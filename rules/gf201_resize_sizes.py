@@ -31,19 +31,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
+from graphfix.analyse.rewrites import baked_resize_scales, resize_scales
+from graphfix.ir import node_label
+from graphfix.linting import (
+    Context,
+    Finding,
+    FixAvailability,
+    Rule,
+    Safety,
+    TensorRTError,
+    resize_scales_plan,
+)
 
-from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetInputs
-from graphfix.graphutil import node_label
-from graphfix.rewrites import baked_resize_scales, resize_scales
-
-
-def scales_plan(ctx: Context, node: object, scales: np.ndarray, check_batch: int | None = None) -> SetInputs:
-    inputs: dict[int, np.ndarray | None] = {2: scales, 3: None}
-    # Before opset 13, roi and scales are required inputs (they may be empty tensors).
-    if ctx.analysis.opset < 13 and (len(node.inputs) < 2 or node.inputs[1] is None):  # type: ignore[attr-defined]
-        inputs[1] = np.zeros(0, dtype=np.float32)
-    return SetInputs(node, inputs, check_batch=check_batch)  # type: ignore[arg-type]
+_RESIZE_OPS = frozenset({"Resize", "Upsample"})
 
 
 class ResizeBySizes(Rule):
@@ -51,13 +51,18 @@ class ResizeBySizes(Rule):
     name = "resize-by-sizes"
     summary = "a Resize is driven by sizes instead of constant scales"
     fix_availability = FixAvailability.SOMETIMES
+    tensorrt_errors = (
+        # "The sizes input must be 1D", "sizes input tensor should be of the same length as axes"
+        TensorRTError(r"\bsizes\b", ops=_RESIZE_OPS, unknown_op=r"\bresize\b", priority=10),
+    )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
         for node in analysis.nodes("Resize"):
-            if len(node.inputs) < 4 or node.inputs[3] is None:
+            sizes = node.inputs[3] if len(node.inputs) > 3 else None
+            if sizes is None:
+                ctx.skip(node, "driven by scales, not sizes")
                 continue
-            sizes = node.inputs[3]
             runtime = analysis.is_runtime(sizes)
             shown = analysis.describe_entries(sizes) if analysis.facts[sizes].known() else "unknown"
             origin = analysis.describe_chain(sizes) if runtime else "a constant"
@@ -72,7 +77,7 @@ class ResizeBySizes(Rule):
             if rewrite.value is None:
                 yield self.finding(f"{what}; not fixable: {rewrite.reason}", node, reason=rewrite.reason)
                 continue
-            plan = scales_plan(ctx, node, rewrite.value, rewrite.export_batch)
+            plan = resize_scales_plan(node, rewrite.value, analysis.opset, rewrite.export_batch)
             scales = ", ".join(f"{float(s):g}" for s in rewrite.value)
             suffix = " (--unsafe-fixes)" if safety is Safety.UNSAFE else ""
             nodes, _ = analysis.chain(sizes)

@@ -29,10 +29,19 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from graphfix.analysis import Kind
-from graphfix.engine import Context, Finding, FixAvailability, Rule
-from graphfix.graphutil import node_label
-from graphfix.rules.gf201_resize_sizes import scales_plan
+from graphfix.analyse import Kind
+from graphfix.ir import node_label
+from graphfix.linting import (
+    Context,
+    Finding,
+    FixAvailability,
+    Rule,
+    SetInputs,
+    TensorRTError,
+    resize_scales_plan,
+)
+
+_RESIZE_OPS = frozenset({"Resize", "Upsample"})
 
 
 class ResizeRuntimeScales(Rule):
@@ -40,17 +49,24 @@ class ResizeRuntimeScales(Rule):
     name = "resize-runtime-scales"
     summary = "a Resize's scales are computed at run time"
     fix_availability = FixAvailability.SOMETIMES
+    tensorrt_errors = (
+        # "Resize scales must be an initializer!" (TensorRT 8.x)
+        TensorRTError(r"\bscales?\b", ops=_RESIZE_OPS, unknown_op=r"\bresize\b", priority=11),
+    )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
         for node in analysis.nodes("Resize", "Upsample"):
             index = 2 if node.op_type == "Resize" else 1
             if len(node.inputs) <= index or node.inputs[index] is None:
+                ctx.skip(node, "has no scales input")
                 continue
             if node.op_type == "Resize" and len(node.inputs) > 3 and node.inputs[3] is not None:
-                continue  # driven by sizes: GF201
+                ctx.skip(node, "driven by sizes (the resize-by-sizes rule's business)")
+                continue
             scales = node.inputs[index]
-            if not analysis.is_runtime(scales):
+            if scales is None or not analysis.is_runtime(scales):
+                ctx.skip(node, "the scales are a constant")
                 continue
             kind = analysis.value_kind(scales)
             value = analysis.value(scales)
@@ -59,16 +75,16 @@ class ResizeRuntimeScales(Rule):
                     reason = f"the scales change with the {'batch' if kind is Kind.BATCH else 'input size'}"
                     yield self.finding(f"Resize {node_label(node)!r} computes its scales at run time; "
                                        f"not fixable: {reason}", node, reason=reason)
+                else:
+                    ctx.skip(node, "the scales are not known at every batch size")
                 continue
             array = np.asarray(value, dtype=np.float32).reshape(-1)
             nodes, _ = analysis.chain(scales)
             shown = ", ".join(f"{float(s):g}" for s in array)
             if node.op_type == "Upsample":
-                from graphfix.engine import SetInputs
-
                 plan = SetInputs(node, {1: array})
             else:
-                plan = scales_plan(ctx, node, array)
+                plan = resize_scales_plan(node, array, analysis.opset)
             yield self.finding(
                 f"{node.op_type} {node_label(node)!r} scales [{shown}] are {analysis.describe_chain(scales)}; "
                 "fixable as constant scales", node, fix=(plan,), chain=tuple(node_label(n) for n in nodes))

@@ -32,8 +32,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphfix.analysis import Kind
-from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims, declared_dim
+from graphfix.analyse import Kind
+from graphfix.linting import (
+    Context,
+    Finding,
+    FixAvailability,
+    Rule,
+    Safety,
+    SetDims,
+    TensorRTError,
+    declared_dim,
+)
 
 
 class DynamicNonBatchDim(Rule):
@@ -41,6 +50,10 @@ class DynamicNonBatchDim(Rule):
     name = "dynamic-non-batch-dim"
     summary = "a graph input or output has a dynamic dimension other than the batch"
     fix_availability = FixAvailability.SOMETIMES
+    tensorrt_errors = (
+        # The builder's error for a dynamic dim that no optimisation profile gives a range.
+        TensorRTError(r"no optimization profile has been defined", priority=35),
+    )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
@@ -49,32 +62,34 @@ class DynamicNonBatchDim(Rule):
         for dim in analysis.dynamic_dims:
             value = dim.value
             if not dim.is_output:
-                user = pinned.get(value.name)
+                name = value.name or ""
+                user = pinned.get(name)
                 where = f"input {value.name!r} dim {dim.axis} ({dim.symbol!r}) is dynamic"
                 if user is None:
                     reason = "give its size with --input-shape (graphfix never guesses one)"
                     yield self.finding(f"{where}; pin it with --input-shape {value.name}:...", None,
                                        reason=reason)
                     continue
-                if value.name in seen_inputs:
+                if name in seen_inputs or value.shape is None:
                     continue
-                seen_inputs.add(value.name)
-                declared = list(value.shape)  # type: ignore[arg-type]
+                seen_inputs.add(name)
                 dims = tuple(declared_dim(d) if axis == 0 or isinstance(d, int) else user[axis]
-                             for axis, d in enumerate(declared))
-                plan = SetDims(value, dims)  # type: ignore[arg-type]
+                             for axis, d in enumerate(value.shape))
+                plan = SetDims(value, dims)
                 yield self.finding(f"{where}; fixable by pinning {plan.describe()}", None, fix=(plan,),
                                    safety=Safety.NEEDS_SHAPE)
                 continue
             kind = analysis.dim_kind(value, dim.axis)
             where = f"output {value.name!r} dim {dim.axis} ({dim.symbol!r}) is declared dynamic"
-            if kind is Kind.CONSTANT:
-                size = analysis.shape(value)[dim.axis]  # type: ignore[index]
-                dims = tuple(size if axis == dim.axis else declared_dim(d)
-                             for axis, d in enumerate(value.shape))  # type: ignore[union-attr, arg-type]
+            shape = analysis.shape(value)
+            if kind is Kind.CONSTANT and shape is not None and value.shape is not None:
+                size = shape[dim.axis]
+                dims = tuple(size if axis == dim.axis else declared_dim(d) for axis, d in enumerate(value.shape))
                 yield self.finding(f"{where} but is always {size}; fixable as {size}", None,
-                                   fix=(SetDims(value, dims),))  # type: ignore[arg-type]
+                                   fix=(SetDims(value, dims),))
             elif kind is Kind.DYNAMIC or kind is Kind.BATCH:
                 yield self.finding(f"{where} and follows {'an input dim' if kind is Kind.DYNAMIC else 'the batch'}"
                                    "; pin the inputs with --input-shape", None,
                                    reason="follows a dynamic input dimension")
+            else:
+                ctx.skip(None, f"{where}, and the analysis cannot tell what it is")

@@ -29,10 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphfix.analysis import Kind, analyse
-from graphfix.engine import Context, Finding, FixAvailability, Rule, Safety, SetDims, declared_dim
-from graphfix.graphutil import node_label
-from graphfix.rules.gf103_baked_batch import baked_origins
+from graphfix.linting import Context, Finding, FixAvailability, Rule, Safety, SetDims, declared_dim
 
 
 class StaticBatch(Rule):
@@ -42,29 +39,18 @@ class StaticBatch(Rule):
     fix_availability = FixAvailability.SOMETIMES
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        analysis = ctx.analysis
-        if analysis.batch_declared:
+        static = ctx.analysis.batch.static_batch
+        if static is None:
+            ctx.skip(None, "an input has a dynamic batch, or an input has no static dim 0")
             return
-        graph = ctx.model.graph
-        initializers = set(graph.initializers.values())
-        inputs = [v for v in graph.inputs if v not in initializers and v.shape is not None and len(v.shape) > 0]
-        if not inputs or not all(isinstance(v.shape[0], int) for v in inputs):  # type: ignore[index]
+        names = ", ".join(v.name or "" for v in static.inputs)
+        what = f"the batch is static (dim 0 = {'/'.join(map(str, static.batches))} on {names})"
+        if static.reason is not None:
+            # Refused, and marked with what a fix would need: fix(dynamic_batch=True) reports this reason.
+            yield self.finding(f"{what}; not fixable: {static.reason}", None, reason=static.reason,
+                               safety=Safety.NEEDS_DYNAMIC_BATCH)
             return
-        batches = sorted({int(v.shape[0]) for v in inputs})  # type: ignore[index, arg-type]
-        names = ", ".join(v.name for v in inputs)
-        what = f"the batch is static (dim 0 = {'/'.join(map(str, batches))} on {names})"
-        assumed = analyse(ctx.loaded, ctx.options.input_shapes, assume_batch=True)
-        blockers = sorted({node_label(n) for n in baked_origins(assumed)})
-        failed = sorted({node_label(i.node) for i in assumed.issues if i.kind != "data-dependent"})
-        outputs = [v for v in graph.outputs if v.shape is not None and len(v.shape) > 0]
-        bad_outputs = [v.name for v in outputs if assumed.dim_kind(v, 0) is not Kind.BATCH]
-        if blockers or failed or bad_outputs:
-            problems = blockers or failed
-            reason = (f"{len(problems)} node(s) bake the batch: {', '.join(problems[:3])}" if problems else
-                      f"outputs {', '.join(bad_outputs)} do not follow dim 0 of the inputs")
-            yield self.finding(f"{what}; not fixable: {reason}", None, reason=reason)
-            return
-        plans = [SetDims(v, ("batch", *(declared_dim(d) for d in v.shape[1:])))  # type: ignore[index, union-attr]
-                 for v in [*inputs, *outputs]]
+        plans = [SetDims(v, ("batch", *(declared_dim(d) for d in v.shape[1:])))
+                 for v in [*static.inputs, *static.outputs] if v.shape is not None]
         yield self.finding(f"{what}; fixable with --dynamic-batch (nothing bakes the batch)", None,
                            fix=tuple(plans), safety=Safety.NEEDS_DYNAMIC_BATCH)

@@ -53,13 +53,12 @@ from collections.abc import Iterator
 
 import onnx.defs
 
-from graphfix.engine import Context, Finding, FixAvailability, Rule
-from graphfix.graphutil import node_label
+from graphfix.linting import Context, Finding, FixAvailability, Rule, TensorRTError
+from graphfix.ir.graphutil import node_label
 from graphfix.targets import is_default_domain
 from graphfix.targets.check import explain, local_function_calls, sites, versions_importing, violations
 from graphfix.targets._support import OperatorVersion
 from graphfix.targets.target import target_for
-from graphfix.tensorrt_errors import TensorRTError
 
 _ONNX_OPS = frozenset(s.name for s in onnx.defs.get_all_schemas_with_history() if s.domain in ("", "ai.onnx"))
 
@@ -69,13 +68,14 @@ class OperatorNotImported(Rule):
     name = "operator-not-imported"
     summary = "an operator (or operator version) the target TensorRT version's ONNX parser does not import"
     fix_availability = FixAvailability.NEVER
+    checks_trt_target = True
     tensorrt_errors = (
         TensorRTError(r"no importer registered for op|plugin not found|getPluginCreator could not find",
-                      ops=_ONNX_OPS, priority=5),
+                      ops=_ONNX_OPS, priority=-5),  # before GF902's generic plugin text
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        from graphfix.opset import DECOMPOSED_OPS
+        from graphfix.analyse.opset import DECOMPOSED_OPS
 
         target = target_for(ctx)
         table, version = target.table, target.version

@@ -40,8 +40,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphfix.engine import Context, Finding, FixAvailability, Rule, SetInputs
-from graphfix.squeeze import squeeze_axes_plan
+from graphfix.linting import Context, Finding, FixAvailability, Rule, SetInputs, TensorRTError
+from graphfix.analyse.rewrites import squeeze_axes
 from graphfix.targets.check import QDQ_OPS, Violation, advice_for, error_finding_kwargs, explain, sites, violations
 from graphfix.targets._support import (
     AttributeDtype,
@@ -54,7 +54,6 @@ from graphfix.targets._support import (
     SqueezeAxesRequiredForDynamic,
 )
 from graphfix.targets.target import target_for
-from graphfix.tensorrt_errors import TensorRTError
 
 # The operators GF502's restrictions are about, in any table (tests/targets/test_gf5xx_parser_errors.py checks it).
 RESTRICTED_OPS = frozenset({
@@ -84,10 +83,11 @@ class UnsupportedAttributeOrInput(Rule):
     name = "unsupported-attribute-or-input"
     summary = "an attribute, input or output form the target TensorRT version's importer refuses or ignores"
     fix_availability = FixAvailability.SOMETIMES
+    checks_trt_target = True
     tensorrt_errors = (
         TensorRTError(r"must be an initializer|is_weights|cannot infer squeeze dimensions|squeeze axes"
                       r"|unsupported (?:mode|value|attribute)|only .{0,40}(?:is|are) supported"
-                      r"|not supported|attribute .{0,40}unsupported", ops=RESTRICTED_OPS, priority=20),
+                      r"|not supported|attribute .{0,40}unsupported", ops=RESTRICTED_OPS, priority=45),
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
@@ -101,10 +101,10 @@ class UnsupportedAttributeOrInput(Rule):
                 if violation.fix_value is not None and violation.fix_input is not None:
                     plans = (SetInputs(node, {violation.fix_input: violation.fix_value}),)
                 elif isinstance(violation.restriction, SqueezeAxesRequiredForDynamic):
-                    plan, reason = squeeze_axes_plan(ctx.analysis, node)
-                    if plan is not None:
-                        plans = (plan,)
-                        axes = plan.inputs[1]
-                        advice = f"graphfix fix writes axes {[] if axes is None else [int(a) for a in axes]}"
+                    rewrite = squeeze_axes(ctx.analysis, node)
+                    reason = rewrite.reason
+                    if rewrite.value is not None:
+                        plans = (SetInputs(node, {1: rewrite.value}),)
+                        advice = f"graphfix fix writes axes {[int(a) for a in rewrite.value]}"
             yield self.finding(explain(violation, version, advice), node, fix=plans, reason=reason,
                                **error_finding_kwargs(violation))

@@ -43,8 +43,8 @@ from collections.abc import Iterator
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.engine import Context, Finding, FixAvailability, Rule
-from graphfix.narrowing import NarrowDouble, double_blocker, double_count
+from graphfix.linting import Context, Finding, FixAvailability, NarrowDouble, Rule, TensorRTError
+from graphfix.analyse.narrowing import double_blocker, double_count
 from graphfix.targets.check import (
     QDQ_OPS,
     MAX_READ_ELEMENTS,
@@ -58,7 +58,6 @@ from graphfix.targets.check import (
 )
 from graphfix.targets._support import AttributeDtype, Dtype
 from graphfix.targets.target import target_for
-from graphfix.tensorrt_errors import TensorRTError
 
 INT32 = np.iinfo(np.int32)
 # Inputs that clamp their values to the data's extent: narrowing INT64_MAX there keeps the meaning.
@@ -70,6 +69,7 @@ class UnsupportedDataType(Rule):
     name = "unsupported-data-type"
     summary = "a tensor type the target TensorRT version does not take (or narrows with a change of value)"
     fix_availability = FixAvailability.SOMETIMES
+    checks_trt_target = True
     tensorrt_errors = (
         TensorRTError(r"unsupported (?:data ?type|dtype|type)|invalid (?:data ?type|dtype)|datatype"
                       r"|does not (?:natively )?support (?:INT64|DOUBLE|BFLOAT16|UINT8)|\b(?:DOUBLE|BFLOAT16|UINT8|INT16)\b"

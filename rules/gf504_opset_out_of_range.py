@@ -37,10 +37,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphfix.engine import Context, Finding, FixAvailability, Rule
-from graphfix.opset import ConvertOpset, conversion_blocker
+from graphfix.linting import Context, ConvertOpset, Finding, FixAvailability, Rule, TensorRTError
+from graphfix.analyse.opset import conversion_blocker
 from graphfix.targets.target import target_for
-from graphfix.tensorrt_errors import TensorRTError
 
 
 class OpsetOutOfRange(Rule):
@@ -48,6 +47,7 @@ class OpsetOutOfRange(Rule):
     name = "opset-out-of-range"
     summary = "the model's opset is outside the target TensorRT version's parser range"
     fix_availability = FixAvailability.SOMETIMES
+    checks_trt_target = True
     tensorrt_errors = (
         TensorRTError(r"opset|ir version|newer than (?:the )?(?:supported|parser)", priority=30),
     )

@@ -34,11 +34,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphfix.engine import Context, Finding, FixAvailability, Rule
+from graphfix.linting import Context, Finding, FixAvailability, Rule, TensorRTError
 from graphfix.targets._support import AttributeDefaultDiffers
 from graphfix.targets.check import QDQ_OPS, advice_for, error_finding_kwargs, explain, sites, violations
 from graphfix.targets.target import target_for
-from graphfix.tensorrt_errors import TensorRTError
 
 _ADVICE = "quantize symmetrically to INT8 with positive per-tensor or per-channel scales (graphfix --compile int8)"
 
@@ -48,6 +47,7 @@ class UnsupportedQdq(Rule):
     name = "unsupported-qdq"
     summary = "a Q/DQ form the target TensorRT version refuses (zero point, scale, type, blocking, axis)"
     fix_availability = FixAvailability.NEVER
+    checks_trt_target = True
     tensorrt_errors = (
         TensorRTError(r"zero[ _-]?point|scale|block|quantiz", ops=QDQ_OPS, unknown_op=r"quantiz", priority=15),
     )

@@ -34,11 +34,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphfix.engine import Context, Finding, FixAvailability, Rule
+from graphfix.linting import Context, Finding, FixAvailability, Rule, TensorRTError
 from graphfix.targets import is_default_domain
 from graphfix.targets.check import local_function_calls, sites
 from graphfix.targets.target import target_for
-from graphfix.tensorrt_errors import TensorRTError
 
 
 class PluginRequired(Rule):
@@ -46,6 +45,7 @@ class PluginRequired(Rule):
     name = "plugin-required"
     summary = "a custom-domain node that needs a TensorRT plugin (information)"
     fix_availability = FixAvailability.NEVER
+    checks_trt_target = True
     tensorrt_errors = (
         TensorRTError(r"plugin not found|could not find plugin|getplugincreator|no importer registered", priority=45),
     )

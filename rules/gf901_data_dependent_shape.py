@@ -24,8 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphfix.engine import Context, Finding, FixAvailability, Rule
-from graphfix.graphutil import node_label
+import onnx_ir as ir
+
+from graphfix.ir import node_label
+from graphfix.linting import Context, Finding, FixAvailability, Rule, Severity, TensorRTError
 
 
 class DataDependentShape(Rule):
@@ -33,9 +35,11 @@ class DataDependentShape(Rule):
     name = "data-dependent-shape"
     summary = "a node's output shape depends on tensor values"
     fix_availability = FixAvailability.NEVER
+    severity = Severity.NOTE
+    tensorrt_errors = (TensorRTError(r"data[- ]dependent", priority=30),)
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        seen = set()
+        seen: set[ir.Node] = set()
         for issue in ctx.analysis.issues:
             if issue.kind != "data-dependent" or issue.node in seen:
                 continue

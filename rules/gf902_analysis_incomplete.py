@@ -24,9 +24,8 @@ from collections.abc import Iterator
 
 import onnx_ir as ir
 
-from graphfix.engine import Context, Finding, FixAvailability, Rule
-from graphfix.graphutil import node_label
-from graphfix.rules.gf103_baked_batch import explained_failures
+from graphfix.ir import node_label
+from graphfix.linting import Context, Finding, FixAvailability, Rule, Severity, TensorRTError
 
 
 class AnalysisIncomplete(Rule):
@@ -34,16 +33,29 @@ class AnalysisIncomplete(Rule):
     name = "analysis-incomplete"
     summary = "shape analysis could not see through a node"
     fix_availability = FixAvailability.NEVER
+    severity = Severity.NOTE
+    # Until a plugin rule (GF4xx) exists, unknown ops and plugins TensorRT cannot find are this rule's:
+    # graphfix reports the custom ops it cannot analyse.
+    tensorrt_errors = (
+        TensorRTError(r"plugin not found|no importer registered|could not find plugin|getplugincreator"
+                      r"|plugin creator", priority=0),
+        TensorRTError(r"", ops=frozenset({"Plugin"}), priority=0),
+    )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
         for name in analysis.unshaped_inputs:
             yield self.finding(f"input {name!r} has no declared shape; give one with --input-shape", None,
                                reason="no input shape")
-        explained = explained_failures(analysis)
+        explained = analysis.batch.explained_failures
         seen: set[ir.Node] = set()
         for issue in analysis.issues:
-            if issue.kind == "data-dependent" or issue.node in seen or issue.node in explained:
+            if issue.kind == "data-dependent" or issue.node in seen:
+                continue
+            if issue.node in explained:
+                seen.add(issue.node)
+                ctx.skip(issue.node, "its failure at other batch sizes follows from a baked batch, reported "
+                                     "where the batch is baked")
                 continue
             seen.add(issue.node)
             at = f" at batch {analysis.probes[issue.probe].batch}" if issue.probe is not None else ""

@@ -16,9 +16,11 @@ from dataclasses import MISSING, dataclass, field, fields
 from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from graphfix.errors import UsageError
+
+_T = TypeVar("_T")
 
 FORMAT = 1
 EFFECTS = ("error", "silent", "documented")
@@ -772,13 +774,13 @@ def _check_kind(r: Restriction) -> str | None:
 _SIMPLE = {"str": str, "int": int, "bool": bool}
 
 
-def _record(name: str, what: str, cls: type, values: Any) -> Any:
+def _record(name: str, what: str, cls: type[_T], values: Any) -> _T:
     """Build dataclass ``cls`` from a JSON object, checking field names and simple types; lists become
     tuples and objects read-only mappings. A restriction kind's own fields are required unless typed
     ``... | None``; elsewhere a field with a default is optional."""
     if not isinstance(values, dict):
         raise SupportTableError(f"{name}: {what} must be an object")
-    known = {f.name: f for f in fields(cls)}
+    known = {f.name: f for f in fields(cast(Any, cls))}  # cls is always one of the dataclasses above
     unknown = set(values) - set(known)
     if unknown:
         raise SupportTableError(f"{name}: {what}: unknown field(s) {sorted(unknown)}")

@@ -22,9 +22,10 @@ import onnx
 import onnx.defs
 import onnx_ir as ir
 
-from graphfix.analysis import Analysis, Kind
-from graphfix.evaluator import NotEvaluable, attribute, constant_value
-from graphfix.graphutil import node_label
+from graphfix.analyse.analysis import Analysis
+from graphfix.analyse.evaluator import NotEvaluable, attribute, constant_value
+from graphfix.analyse.facts import Kind
+from graphfix.ir.graphutil import node_label
 from graphfix.targets import is_default_domain
 from graphfix.targets._support import (
     AttributeAbsent,

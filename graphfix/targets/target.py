@@ -93,9 +93,11 @@ def installed_tensorrt() -> tuple[int, int] | None:
     import importlib.metadata
     import importlib.util
 
-    from graphfix.backends.tensorrt import parse_version, tensorrt_status
+    from graphfix.compiling.backends.tensorrt.status import parse_version, tensorrt_status
 
-    if importlib.util.find_spec("tensorrt") is None:
+    from graphfix.deps import is_installed
+
+    if not is_installed("tensorrt"):
         return None
     for distribution in _DISTRIBUTIONS:
         try:
@@ -126,10 +128,5 @@ def check_version_text(trt_version: str | None) -> str | None:
 
 
 def target_for(ctx: Any) -> Target:
-    """The target of a lint run (``ctx.options.trt_version``), resolved once per analysed model."""
-    cache = ctx.analysis.cache
-    key = f"trt-target:{ctx.options.trt_version}"
-    target = cache.get(key)
-    if target is None:
-        target = cache[key] = resolve_target(ctx.options.trt_version)
-    return target  # type: ignore[no-any-return]
+    """The target of a lint run (``ctx.options.trt_version``)."""
+    return resolve_target(ctx.options.trt_version)  # cheap: tables and the installed version are cached

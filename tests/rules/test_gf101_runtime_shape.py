@@ -1,7 +1,7 @@
 import numpy as np
 from graphs import SCALE_BY_SHAPE, VIEW_SIZE0, findings, parse
 
-from graphfix.engine import BatchShape, Safety, SetInputs
+from graphfix.linting import BatchShape, Safety, SetInputs
 
 
 def test_view_size0_chain_is_found_and_fixable_as_minus_one():
@@ -164,3 +164,25 @@ def test_slice_end_equal_to_the_batch_is_not_to_the_end():
         y = Slice (x, zero, b, one)
     }""")
     assert all(not (f.fixable and isinstance(f.fix[0], SetInputs)) for f in findings(model, "GF101"))
+
+
+def test_slice_end_that_is_the_batch_dim_means_to_the_end():
+    from graphs import SLICE_TO_THE_END
+
+    [finding] = findings(parse(SLICE_TO_THE_END), "GF101")
+    assert finding.fixable and list(finding.fix[0].inputs[2]) == [np.iinfo(np.int64).max]
+
+
+def test_slice_end_that_follows_the_batch_but_is_not_the_dim_is_not_to_the_end():
+    """batch - 1 drops the last row: INT64_MAX would keep it."""
+    from graphs import SLICE_BATCH_MINUS_ONE, run
+
+    import graphfix
+
+    model = parse(SLICE_BATCH_MINUS_ONE)
+    [finding] = findings(model, "GF101")
+    assert not finding.fixable and "without meaning 'to the end'" in finding.message
+    result = graphfix.fix(model)
+    assert result.applied == [] and result.verification is None
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    assert run(model, {"x": x})[0].shape == (2, 4)

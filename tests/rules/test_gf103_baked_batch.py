@@ -1,6 +1,6 @@
 from graphs import findings, parse
 
-from graphfix.engine import Safety
+from graphfix.linting import Safety
 
 
 def reshape(target: str, shape: str = "float[N, 16, 16] x") -> str:

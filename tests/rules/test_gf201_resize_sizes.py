@@ -1,6 +1,6 @@
 from graphs import RESIZE_SIZES, findings, parse
 
-from graphfix.engine import Safety
+from graphfix.linting import Safety
 
 
 def test_sizes_from_the_input_shape_become_constant_scales():
@@ -55,3 +55,12 @@ def test_opset_11_gets_an_empty_roi():
         "    y = Resize"), opset=11)
     [finding] = findings(model, "GF201")
     assert finding.fixable and 1 not in finding.fix[0].inputs  # roi already given
+
+
+def test_ratio_equal_at_every_batch_but_changing_with_a_dynamic_dim_is_not_a_constant_scale():
+    """Output height fixed at 32 from a dynamic input height: 32/H is the same at batch 3, 5 and 4, and
+    changes only at the probe that moves H."""
+    from graphs import RESIZE_FIXED_FROM_DYNAMIC_HEIGHT
+
+    [finding] = findings(parse(RESIZE_FIXED_FROM_DYNAMIC_HEIGHT), "GF201")
+    assert not finding.fixable and finding.reason == "the ratio along axis 2 changes with the batch size"

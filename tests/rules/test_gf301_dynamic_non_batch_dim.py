@@ -1,6 +1,6 @@
 from graphs import findings, parse
 
-from graphfix.engine import Safety
+from graphfix.linting import Safety
 
 DYNAMIC_HW = """
 agraph (float[N, 3, H, W] x) => (float[N, 3, H, W] y) {

@@ -1,6 +1,6 @@
 from graphs import findings, parse
 
-from graphfix.engine import Safety
+from graphfix.linting import Safety
 
 
 def test_static_batch_is_reported_and_fixable_with_dynamic_batch():

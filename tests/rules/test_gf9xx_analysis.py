@@ -1,6 +1,6 @@
-from graphs import findings, parse
-import onnx.parser
 import onnx
+import onnx.parser
+from graphs import findings, parse
 
 
 def test_nonzero_is_a_data_dependent_shape():

@@ -53,3 +53,17 @@ def test_gf502_declares_the_operators_its_restrictions_cover():
     ops = {r.op for table in iter_tables() for r in table.restrictions()
            if r.op not in ("QuantizeLinear", "DequantizeLinear") and not isinstance(r, elsewhere)}
     assert ops == set(RESTRICTED_OPS)
+
+
+@pytest.mark.parametrize(("op", "text", "code"), [
+    ("Gelu", "No importer registered for op: Gelu. Attempting to import as plugin.", "GF501"),
+    ("Plugin", "No importer registered for op: Plugin. Attempting to import as plugin.", "GF902"),
+    ("Squeeze", "Cannot infer squeeze dimensions from a dynamic shape! Please re-export your model with the "
+                "Squeeze axes input set.", "GF502"),
+    ("Slice", 'Assertion failed: inputs.at(1).is_weights() && "The starts input must be an initializer"', "GF101"),
+    ("DequantizeLinear", "Non-zero zero point is not supported", "GF505"),
+])
+def test_the_registry_picks_the_rule_that_explains_an_error(op: str, text: str, code: str):
+    from graphfix.linting import rule_for_tensorrt_error
+
+    assert rule_for_tensorrt_error(op, text) == code

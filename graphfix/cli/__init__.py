@@ -1,0 +1,61 @@
+"""The ``graphfix`` command line: a thin layer on the library, one module per subcommand.
+
+Exit codes follow ruff: 0 clean (or everything fixed), 1 findings remain, 2 usage error, unreadable or
+invalid model, or internal error. Library errors are printed as one line with the CLI's flag names
+(:mod:`.flags`).
+
+Must never: compute anything the library does not (parsing the command line and rendering the results
+are its whole job), or print a traceback unless asked (``--verbose``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from types import ModuleType
+
+from rich.console import Console
+
+from graphfix import __version__
+from graphfix.cli import compile as compile_command
+from graphfix.cli import fix, lint, rules, run
+from graphfix.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Parser, report_error, report_internal
+from graphfix.errors import GraphfixError
+
+# The subcommands, in the order ``graphfix --help`` lists them; each module has add_parsers().
+COMMANDS: tuple[ModuleType, ...] = (lint, rules, fix, compile_command, run)
+
+__all__ = ["COMMANDS", "EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; each sets ``args.run(args, console, errors) -> exit code``."""
+    parser = Parser(prog="graphfix", description="Lint and fix PyTorch ONNX exports for TensorRT.")
+    parser.add_argument("--version", action="version", version=f"graphfix {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for command in COMMANDS:
+        command.add_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``graphfix`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(highlight=False, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        code: int = args.run(args, console, errors)
+        return code
+    except GraphfixError as error:
+        report_error(errors, error, args)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        errors.print("graphfix: interrupted")
+        return EXIT_ERROR
+    except Exception as error:  # a bug in graphfix: one line, and the traceback on request
+        report_internal(errors, error, args, "")
+        return EXIT_ERROR

@@ -1,0 +1,126 @@
+"""What every subcommand shares: exit codes, one-line errors, the model options and their parsing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn
+
+from rich.console import Console
+from rich.markup import escape
+
+from graphfix.cli.flags import speak
+from graphfix.errors import GraphfixError, UsageError
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with graphfix's exit code (2) and one-line errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"graphfix: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+
+
+def add_trt_version_option(parser: argparse.ArgumentParser) -> None:
+    """--trt-version: the TensorRT version the GF5xx rules check (library: ``trt_version``)."""
+    parser.add_argument("--trt-version", metavar="VERSION", default=None,
+                        help="the TensorRT version the GF5xx rules check: 8.6, 10, 10.12, 11 (a major alone is its "
+                             "newest table; default: the installed TensorRT, else the newest table)")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--select, --ignore, --input-shape, --trt-version and --verbose."""
+    parser.add_argument("--select", action="append", metavar="CODES",
+                        help="only these rule code prefixes, comma-separated (e.g. GF1,GF201)")
+    parser.add_argument("--ignore", action="append", metavar="CODES", help="skip these rule code prefixes")
+    parser.add_argument("--input-shape", action="append", default=[], metavar="NAME:DIMS",
+                        help="an input's shape, e.g. x:1x3x224x224; dim 0 is the batch and stays dynamic")
+    add_trt_version_option(parser)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
+
+
+def message_of(error: GraphfixError) -> str:
+    """The error's one line, with the library's parameter names replaced by the CLI's flags."""
+    return speak(str(error), error.parameters)
+
+
+def report_error(errors: Console, error: GraphfixError | str, args: argparse.Namespace) -> None:
+    """Print a user error as one line (and the traceback with --verbose)."""
+    message = message_of(error) if isinstance(error, GraphfixError) else error
+    errors.print(f"[bold red]graphfix: error:[/bold red] {escape(message)}")
+    if getattr(args, "verbose", False):
+        errors.print(traceback.format_exc(), markup=False)
+
+
+def report_internal(errors: Console, error: BaseException, args: argparse.Namespace, where: str) -> None:
+    """Print a bug in graphfix as one line (and the traceback with --verbose)."""
+    errors.print(f"[bold red]graphfix: internal error[/bold red]{escape(where)}: "
+                 f"{type(error).__name__}: {escape(str(error).splitlines()[0] if str(error) else '')} "
+                 "(re-run with --verbose for the traceback, and please report it)")
+    if getattr(args, "verbose", False):
+        errors.print("".join(traceback.format_exception(error)), markup=False)
+
+
+def parse_input_shapes(specs: Sequence[str]) -> dict[str, list[int]]:
+    """``--input-shape NAME:1x3x224x224`` (or ``NAME:1,3,224,224``) specs as ``{name: dims}``.
+
+    Raises:
+        UsageError: A spec is not NAME:DIMS with positive integer dims.
+    """
+    shapes: dict[str, list[int]] = {}
+    for spec in specs:
+        name, sep, dims = spec.rpartition(":")
+        if not sep or not name or not dims:
+            raise UsageError(f"--input-shape {spec!r}: expected NAME:DIMS, e.g. x:1x3x224x224")
+        try:
+            values = [int(d) for d in dims.replace(",", "x").split("x")]
+        except ValueError:
+            raise UsageError(f"--input-shape {spec!r}: dims must be integers separated by x") from None
+        if any(v <= 0 for v in values):
+            raise UsageError(f"--input-shape {spec!r}: dims must be positive")
+        shapes[name] = values
+    return shapes
+
+
+def parse_input_ranges(specs: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """``--input-range NAME:LO,HI`` specs as ``{name: (lo, hi)}``.
+
+    Raises:
+        UsageError: A spec is not NAME:LO,HI with LO <= HI.
+    """
+    ranges: dict[str, tuple[float, float]] = {}
+    for spec in specs:
+        name, sep, bounds = spec.rpartition(":")
+        low, comma, high = bounds.partition(",")
+        try:
+            if not sep or not comma:
+                raise ValueError
+            ranges[name] = (float(low), float(high))
+        except ValueError:
+            raise UsageError(f"--input-range {spec!r}: expected NAME:LO,HI, e.g. input_ids:0,30521") from None
+        if ranges[name][0] > ranges[name][1]:
+            raise UsageError(f"--input-range {spec!r}: LO is above HI")
+    return ranges
+
+
+def parse_reshapes(specs: Sequence[str]) -> dict[str, list[int]]:
+    """``--reshape NODE=DIMS`` specs as ``{node: dims}``.
+
+    Raises:
+        UsageError: A spec is not NODE=DIMS with integer dims.
+    """
+    result: dict[str, list[int]] = {}
+    for spec in specs:
+        name, sep, dims = spec.rpartition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            result[name] = [int(d) for d in dims.replace("x", ",").split(",")]
+        except ValueError:
+            raise UsageError(f"--reshape {spec!r}: expected NODE=DIMS, e.g. /Reshape=-1,25") from None
+    return result

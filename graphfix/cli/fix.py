@@ -1,0 +1,150 @@
+"""``graphfix fix IN -o OUT``: rewrite, validate, verify, write (and ``--compile``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from graphfix.cli.common import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    add_model_options,
+    parse_input_ranges,
+    parse_input_shapes,
+    parse_reshapes,
+)
+from graphfix.cli.compile import add_compile_options
+from graphfix.cli.flags import speak
+from graphfix.errors import UsageError
+
+if TYPE_CHECKING:
+    from graphfix.fixing import FixResult
+
+
+def add_parsers(commands: Any) -> None:
+    fix = commands.add_parser("fix", help="rewrite the model so it follows the rules, verify it, write it")
+    fix.add_argument("path", metavar="IN", help="the ONNX model to fix (never modified unless --in-place)")
+    fix.add_argument("-o", "--output", metavar="OUT", help="where to write the fixed model")
+    fix.add_argument("--in-place", action="store_true", help="allow -o to name the input file")
+    add_model_options(fix)
+    fix.add_argument("--reshape", action="append", default=[], metavar="NODE=DIMS",
+                     help="set a Reshape node's target, e.g. /head/Reshape=-1,25 (the seed's reshape hook)")
+    fix.add_argument("--dynamic-batch", action="store_true",
+                     help="make dim 0 dynamic on a static-batch model (refused if something bakes the batch)")
+    fix.add_argument("--unsafe-fixes", action="store_true",
+                     help="also rewrite constants that bake the export batch (verified at that batch)")
+    fix.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime comparison (validation still runs)")
+    fix.add_argument("--force", action="store_true", help="write the model even if verification fails")
+    fix.add_argument("--input-range", action="append", default=[], metavar="NAME:LO,HI",
+                     help="value range of an input's random data during verification")
+    fix.add_argument("--atol", type=float, default=None, help="absolute tolerance of the verification")
+    fix.add_argument("--rtol", type=float, default=None, help="relative tolerance of the verification")
+    fix.add_argument("--diff", action="store_true", help="show what would change; write nothing")
+    fix.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    add_compile_options(fix, precision_flag="--compile")
+    fix.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    from graphfix.fixing import fix
+    from graphfix.verify import DEFAULT_ATOL, DEFAULT_RTOL
+
+    if not args.output and not args.diff:
+        raise UsageError("fix needs -o OUT (or --diff to only show the changes)")
+    result = fix(
+        args.path,
+        None if args.diff else args.output,
+        input_shapes=parse_input_shapes(args.input_shape),
+        reshape=parse_reshapes(args.reshape),
+        dynamic_batch=args.dynamic_batch,
+        unsafe_fixes=args.unsafe_fixes,
+        select=args.select,
+        ignore=args.ignore,
+        verify=not args.no_verify,
+        input_ranges=parse_input_ranges(args.input_range),
+        atol=DEFAULT_ATOL if args.atol is None else args.atol,
+        rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
+        force=args.force,
+        in_place=args.in_place,
+        dry_run=args.diff,
+        trt_version=args.trt_version,
+    )
+    compiled = None
+    if args.precision is not None and not args.diff:
+        from graphfix.compiling import compile_model
+
+        compiled = compile_model(
+            args.output, precision=args.precision, backend=args.backend, reference=args.path,
+            engine=args.engine, max_batch=args.max_batch, opt_batch=args.opt_batch, calib_data=args.calib_data,
+            input_shapes=parse_input_shapes(args.input_shape), input_ranges=parse_input_ranges(args.input_range),
+            workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level,
+            trt_version=args.trt_version)
+    if args.format == "json":
+        document = {"file": args.path, **result.to_dict()}
+        if compiled is not None:
+            document["compile"] = compiled.to_dict()
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        _print_result(console, args, result)
+        if compiled is not None:
+            from graphfix.cli.compile import print_compile
+
+            print_compile(console, compiled)
+    if compiled is not None and not compiled.passed:
+        return EXIT_FINDINGS
+    if result.verification is not None and not result.verification.passed:
+        return EXIT_FINDINGS  # written only because of --force
+    return EXIT_FINDINGS if any(f.is_error for f in result.remaining) else EXIT_CLEAN  # information never fails
+
+
+def _print_result(console: Console, args: argparse.Namespace, result: FixResult) -> None:
+    from graphfix.linting import Safety
+
+    for edit in result.user_edits:
+        console.print(f"[green]set[/green] {escape(edit)}", soft_wrap=True)
+    for finding in result.applied:
+        plans = "; ".join(plan.describe() for plan in finding.fix)
+        console.print(f"[green]fixed[/green] [bold]{finding.code}[/bold] {escape(plans)}", soft_wrap=True)
+    table = Table(title="op counts", box=None, header_style="bold")
+    table.add_column("op")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    for op in sorted(set(result.ops_before) | set(result.ops_after),
+                     key=lambda o: (-(result.ops_before[o] - result.ops_after[o]), o)):
+        before, after = result.ops_before[op], result.ops_after[op]
+        if before != after or op in ("Shape", "Gather", "Reshape", "Resize"):
+            style = "green" if after < before else "red" if after > before else ""
+            table.add_row(op, str(before), f"[{style}]{after}[/{style}]" if style else str(after))
+    table.add_row("[bold]total[/bold]", str(sum(result.ops_before.values())), str(sum(result.ops_after.values())))
+    console.print(table)
+    for finding in result.remaining:
+        hint = ""
+        if finding.fixable and finding.safety is Safety.UNSAFE:
+            hint = " (fixable with --unsafe-fixes)"
+        elif finding.fixable and finding.safety is Safety.NEEDS_DYNAMIC_BATCH:
+            hint = " (fixable with --dynamic-batch)"
+        label = "[yellow]remains[/yellow]" if finding.is_error else "[blue]info[/blue]"
+        console.print(f"{label} [bold]{finding.code}[/bold] {escape(finding.message)}{hint}", soft_wrap=True)
+    verification = result.verification
+    if verification is not None:
+        status = "[bold green]PASSED[/bold green]" if verification.passed else "[bold red]FAILED[/bold red]"
+        worst = verification.worst()
+        detail = (f"max abs error {worst.max_abs:.3g}, max rel error {worst.max_rel:.3g}" if worst else "")
+        console.print(f"verification {status} against the original in ONNX Runtime at batch "
+                      f"{', '.join(map(str, verification.batches))} ({len({o.output for o in verification.outputs})} "
+                      f"outputs; {detail})"
+                      f"{' ' + escape(speak(verification.message, verification.parameters)) if verification.message else ''}",
+                      soft_wrap=True)
+    elif args.no_verify and result.changed and not args.diff:
+        console.print("verification skipped (--no-verify); onnx.checker passed", soft_wrap=True)
+    if args.diff:
+        console.print(f"[bold]--diff[/bold]: {len(result.applied) + len(result.user_edits)} change(s), nothing written")
+    elif result.written:
+        console.print(f"wrote {', '.join(escape(str(p)) for p in result.written)}"
+                      f"{'' if result.changed else ' (no change was needed)'}", soft_wrap=True)

@@ -1,0 +1,147 @@
+"""The comparison loop: feeds, both sides through Polygraphy's Comparator, statistics, the policy's verdict.
+
+Every comparison in graphfix runs here (fix verification, precision checks, engine comparisons); callers
+only choose the two sides, the inputs and the tolerance policy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphfix.compare.inputs import Inputs
+from graphfix.compare.log import first_line, polygraphy_log
+from graphfix.compare.policy import Policy, Thresholds, Tolerance
+from graphfix.compare.result import Comparison, Failure
+from graphfix.compare.runners import Side, polygraphy_runner
+from graphfix.compare.stats import OutputComparison, judge, statistics
+from graphfix.deps import require
+
+
+def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *, action: str = "compare") -> Comparison:
+    """Run ``reference`` and ``candidate`` on the same seeded inputs at every batch and judge each output.
+
+    Args:
+        reference: The side whose outputs are right (the original model, fp32, ONNX Runtime).
+        candidate: The side under test (the fixed model, the fp16 graph, the engine).
+        inputs: The batch sizes, shapes, dtypes, value ranges and seed of the random inputs.
+        policy: How outputs are judged: elementwise (:class:`Tolerance`) or by similarity
+            (:class:`Thresholds`).
+        action: The verb for messages (``"verify"`` gives ``"cannot verify: ..."``).
+
+    Returns:
+        The :class:`Comparison`: passed, per-output statistics per batch, and what failed. A side that
+        does not load or run is a failed comparison (``failure``), never an exception.
+
+    Raises:
+        MissingDependencyError: Polygraphy (or the runtime a side needs) is not installed.
+    """
+    comparator = require("polygraphy.comparator", f"{action} (comparing outputs)")
+    batches = inputs.batches
+
+    def failed(failure: Failure, message: str) -> Comparison:
+        return Comparison(False, batches, [], message, policy, candidate.description, failure)
+
+    with polygraphy_log(purpose=f"{action} (comparing outputs)") as log:
+        try:
+            feeds = inputs.feeds()
+        except Exception as error:  # e.g. string inputs, which have no random data
+            return failed(Failure("inputs", None, str(error)),
+                          f"cannot {action}: no random data for these inputs ({type(error).__name__}: {error})")
+        # Polygraphy computes relative errors against the second runner's outputs.
+        relative_to_reference = not (isinstance(policy, Tolerance) and policy.relative_to == "candidate")
+        order = [candidate, reference] if relative_to_reference else [reference, candidate]
+        load_errors: list[tuple[Side, BaseException]] = []
+        runners = [polygraphy_runner(side, lambda side, error: load_errors.append((side, error))) for side in order]
+        try:
+            results = comparator.Comparator.run(runners, data_loader=[feeds[batch] for batch in batches])
+        except Exception as error:  # a side that does not load or run is a failed comparison
+            for side, problem in load_errors:
+                return failed(Failure("load", side.label, first_line(problem)),
+                              f"cannot {action}: {side.runtime} cannot load the {side.label}: "
+                              f"{first_line(problem) or type(problem).__name__}")
+            lines = str(error).strip().splitlines()
+            return failed(Failure("run", None, lines[-1] if lines else str(error)),
+                          f"a model failed to run: {lines[-1] if lines else error}")
+        if not results or len(results) < 2:
+            return failed(Failure("run"), "a model failed to run")
+        by_name = {name: iterations for name, iterations in results}
+        accuracy = _polygraphy_accuracy(comparator, results, policy) if isinstance(policy, Tolerance) else None
+        outputs: list[OutputComparison] = []
+        shape_messages: list[str] = []
+        for index, batch in enumerate(batches):
+            want_all = by_name[reference.label][index]
+            got_all = by_name[candidate.label][index]
+            judged = accuracy[index] if accuracy is not None and index < len(accuracy) else {}
+            for name in want_all.keys():
+                want = np.asarray(want_all[name])
+                got = np.asarray(got_all[name]) if name in got_all.keys() else None
+                result = statistics(name, batch, want, got)
+                if result.shape_mismatch and got is not None and isinstance(policy, Tolerance):
+                    shape_messages.append(f"batch {batch}: output {name} has shape {got.shape}, "
+                                          f"expected {want.shape}")
+                if isinstance(policy, Thresholds):
+                    judge(result, want, got, policy)
+                else:
+                    _apply_polygraphy_verdict(result, judged.get(name))
+                outputs.append(result)
+        errors = log.entries("E!")
+    return _conclude(batches, outputs, shape_messages, policy, candidate, errors)
+
+
+def _polygraphy_accuracy(comparator: Any, results: Any, policy: Tolerance) -> list[dict[str, object]] | None:
+    """Polygraphy's elementwise verdict per iteration: ``[{output: OutputCompareResult or False}]``."""
+    compare_func = comparator.compare.SimpleCompareFunc(
+        atol=policy.atol, rtol=policy.rtol, check_shapes=True, check_error_stat=policy.check_error_stat)
+    try:
+        accuracy = comparator.Comparator.compare_accuracy(results, compare_func=compare_func)
+    except Exception:  # e.g. no output in common: every output is judged failed below
+        return None
+    for pairs in accuracy:  # one AccuracyResult per pair of runners: {(runner, runner): [iteration]}
+        for iterations in pairs.values():
+            return [dict(iteration.items()) for iteration in iterations]
+    return None
+
+
+def _apply_polygraphy_verdict(result: OutputComparison, verdict: object) -> None:
+    """Take max abs/rel error and pass/fail from Polygraphy's result (a plain False when shapes differ)."""
+    if result.missing:
+        return
+    if verdict is None or isinstance(verdict, bool):
+        result.max_abs = result.max_rel = float("inf")
+        result.passed = False
+        if not result.problem:
+            result.problem = "not compared"
+        return
+    result.max_abs = float(getattr(verdict, "max_absdiff", np.inf))
+    result.max_rel = float(getattr(verdict, "max_reldiff", np.inf))
+    result.passed = bool(verdict)
+    if not result.passed:
+        result.problem = f"max abs error {result.max_abs:.3g}, max rel error {result.max_rel:.3g}"
+
+
+def _conclude(
+    batches: list[int],
+    outputs: list[OutputComparison],
+    shape_messages: list[str],
+    policy: Policy,
+    candidate: Side,
+    errors: list[str],
+) -> Comparison:
+    passed = not shape_messages and bool(outputs) and all(o.passed for o in outputs)
+    messages = list(shape_messages)
+    if not passed and not messages:
+        for o in outputs:
+            if o.passed:
+                continue
+            if o.missing:
+                messages.append(f"output {o.output!r} is missing from the {candidate.label} at batch {o.batch}")
+            elif isinstance(policy, Thresholds):
+                messages.append(f"output {o.output!r} at batch {o.batch}: {o.problem}")
+            else:
+                messages.append(f"output {o.output!r} differs at batch {o.batch}: max abs error {o.max_abs:.3g}, "
+                                f"max rel error {o.max_rel:.3g}")
+        if not outputs:
+            messages.append(f"nothing was compared{': ' + first_line(errors[0]) if errors else ''}")
+    return Comparison(passed, batches, outputs, "; ".join(messages), policy, candidate.description)

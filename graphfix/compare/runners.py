@@ -1,0 +1,160 @@
+"""The sides of a comparison: how to load and run a reference or a candidate.
+
+A :class:`Side` says what runs (ONNX Runtime on a model, TensorRT on an engine, or a Python function
+such as ``onnx.reference`` or the fp16 emulation) and how to load it; the comparator turns it into a
+Polygraphy runner, loaded only when its turn comes, so one model is in memory at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from graphfix.deps import require
+
+RunFunction = Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """An input a function side takes: name, dtype and shape (None for dynamic dims)."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison.
+
+    ``load`` returns what ``kind`` runs: an ``onnxruntime.InferenceSession``, a deserialized TensorRT
+    engine, or (``"function"``) a callable from feeds to outputs whose inputs are ``inputs``.
+    """
+
+    label: str  # "original model", "fixed model", "fp16 model", "engine": names it in messages
+    runtime: str  # "ONNX Runtime", "TensorRT", "onnx.reference"
+    kind: Literal["onnxruntime", "tensorrt", "function"]
+    load: Callable[[], Any]
+    description: str = ""
+    inputs: tuple[InputInfo, ...] = ()
+
+
+def onnxruntime_session(source: str | os.PathLike[str] | bytes, *, optimize: bool = True,
+                        external_folder: Path | None = None) -> Any:
+    """An ONNX Runtime CPU session (basic graph optimisations, or none when ``optimize`` is false).
+
+    ``source`` is a path, or serialized bytes whose external data lives in ``external_folder``.
+
+    Raises:
+        MissingDependencyError: onnxruntime is not installed.
+    """
+    ort = require("onnxruntime", "running models")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    # Without optimisation the model runs exactly as written (the fp16 emulation depends on it).
+    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_BASIC if optimize
+                                        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    providers = ["CPUExecutionProvider"]
+    if not isinstance(source, bytes):
+        return ort.InferenceSession(str(source), options, providers=providers)
+    folder = Path(external_folder or ".")
+    options.add_session_config_entry("session.model_external_initializers_file_folder_path",
+                                     str(folder.resolve()))
+    try:
+        return ort.InferenceSession(source, options, providers=providers)
+    except Exception:
+        if external_folder is None:
+            raise
+    # Older ORT cannot point a model loaded from memory at its data: read it beside the data, briefly.
+    handle, temporary = tempfile.mkstemp(prefix=".graphfix-session-", suffix=".onnx", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(source)
+        return ort.InferenceSession(temporary, options, providers=providers)
+    finally:
+        os.unlink(temporary)
+
+
+def onnxruntime_side(label: str, model: str | os.PathLike[str], *, description: str = "onnxruntime CPU") -> Side:
+    """ONNX Runtime (CPU) on the model file ``model``."""
+    return Side(label, "ONNX Runtime", "onnxruntime", functools.partial(onnxruntime_session, model),
+                description)
+
+
+def tensorrt_side(label: str, engine: str | os.PathLike[str]) -> Side:
+    """TensorRT (through Polygraphy's ``TrtRunner``) on a serialized engine file."""
+
+    def load() -> Any:
+        common = require("polygraphy.backend.common", "running a TensorRT engine")
+        trt = require("polygraphy.backend.trt", "running a TensorRT engine")
+        return trt.EngineFromBytes(common.BytesFromPath(str(engine)))()
+
+    return Side(label, "TensorRT", "tensorrt", load, "TensorRT engine")
+
+
+def function_side(label: str, runtime: str, load: Callable[[], RunFunction], inputs: Sequence[InputInfo],
+                  description: str) -> Side:
+    """A Python function from feeds to outputs (``load`` makes it when the side's turn comes)."""
+    return Side(label, runtime, "function", load, description, tuple(inputs))
+
+
+def polygraphy_runner(side: Side, on_load_error: Callable[[Side, BaseException], None]) -> Any:
+    """The Polygraphy runner for ``side``; load errors are reported to ``on_load_error`` and re-raised."""
+
+    def guarded() -> Any:
+        try:
+            return side.load()
+        except Exception as error:
+            on_load_error(side, error)
+            raise
+
+    if side.kind == "onnxruntime":
+        return require("polygraphy.backend.onnxrt", "comparing outputs").OnnxrtRunner(guarded, name=side.label)
+    if side.kind == "tensorrt":
+        return require("polygraphy.backend.trt", "running a TensorRT engine").TrtRunner(guarded, name=side.label)
+    return _function_runner_class()(guarded, side.inputs, name=side.label)
+
+
+@functools.cache
+def _function_runner_class() -> type:
+    """A Polygraphy runner around a Python function (defined on first use: Polygraphy loads lazily)."""
+    base: Any = require("polygraphy.backend.base", "comparing outputs").BaseRunner
+    common = require("polygraphy.common", "comparing outputs")
+
+    class FunctionRunner(base):  # type: ignore[misc]  # Polygraphy's BaseRunner is untyped
+        def __init__(self, load: Callable[[], RunFunction], inputs: Sequence[InputInfo], name: str) -> None:
+            super().__init__(name=name, prefix="graphfix-function-runner")
+            self._load = load
+            self._inputs = inputs
+            self._function: RunFunction | None = None
+
+        def activate_impl(self) -> None:
+            self._function = self._load()
+
+        def get_input_metadata_impl(self) -> Any:
+            metadata = common.TensorMetadata()
+            for info in self._inputs:
+                metadata.add(info.name, info.dtype, info.shape)
+            return metadata
+
+        def infer_impl(self, feed_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+            assert self._function is not None
+            import time
+
+            start = time.perf_counter()
+            outputs = dict(self._function(dict(feed_dict)))
+            self.inference_time = time.perf_counter() - start
+            return outputs
+
+        def deactivate_impl(self) -> None:
+            self._function = None
+
+    return FunctionRunner

@@ -1,0 +1,330 @@
+"""The fix pipeline: analyse -> lint -> plan -> apply, repeated until nothing changes, then validate,
+verify and write.
+
+Which fixes apply is decided by their safety and the user's options: safe fixes always; baked-batch
+rewrites with ``unsafe_fixes``; pinning dims only for inputs the user gave a shape for; a dynamic batch
+only with ``dynamic_batch``. Plans that touch a node another fix already rewrote this round wait for the
+next round, which re-analyses the edited model (ruff's conflict isolation). The result is validated
+(``onnx.checker`` full check) and verified against the original in ONNX Runtime before anything is
+written; a model that fails verification is not written unless ``force``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx_ir as ir
+
+from graphfix.errors import GraphfixError, VerificationError
+from graphfix.fixing.editor import Editor
+from graphfix.fixing.hooks import ReshapeHook, apply_user_reshapes
+from graphfix.fixing.opset import convert_opset
+from graphfix.fixing.validate import validate
+from graphfix.ir import LoadedModel, ModelSource, load
+from graphfix.ir.saving import check_destination, save_model
+from graphfix.linting import (
+    Finding,
+    FixPlan,
+    Options,
+    Safety,
+    SetDims,
+    SetInputs,
+    lint_loaded,
+    parse_selectors,
+)
+from graphfix.linting.plans import ConvertOpset, NarrowDouble
+from graphfix.verify import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    InputSpec,
+    Verification,
+    input_specs,
+    integer_ranges,
+    verification_batches,
+    verify,
+)
+
+MAX_ROUNDS = 10
+
+
+@dataclass
+class FixResult:
+    """What ``fix`` did: the new model, the findings it fixed and those that remain, the verification."""
+
+    model: ir.Model
+    applied: list[Finding]
+    remaining: list[Finding]
+    verification: Verification | None
+    ops_before: Counter[str]
+    ops_after: Counter[str]
+    rounds: int
+    written: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+    user_edits: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied or self.user_edits)
+
+    def to_dict(self) -> dict[str, object]:
+        """The result as ``graphfix fix --format json`` writes it."""
+        return {
+            "applied": [f.to_dict() for f in self.applied],
+            "user_edits": self.user_edits,
+            "remaining": [f.to_dict() for f in self.remaining],
+            "verification": self.verification.to_dict() if self.verification else None,
+            "ops_before": dict(self.ops_before),
+            "ops_after": dict(self.ops_after),
+            "rounds": self.rounds,
+            "written": [str(p) for p in self.written],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def op_counts(model: ir.Model) -> Counter[str]:
+    """How many nodes of each op type the main graph has."""
+    return Counter(node.op_type for node in model.graph)
+
+
+def allowed(finding: Finding, *, unsafe: bool, dynamic_batch: bool) -> bool:
+    """Whether ``finding``'s fix may be applied with these options."""
+    if not finding.fixable:
+        return False
+    return (finding.safety is Safety.SAFE
+            or (finding.safety is Safety.UNSAFE and unsafe)
+            or finding.safety is Safety.NEEDS_SHAPE  # only produced for inputs the user pinned
+            or (finding.safety is Safety.NEEDS_DYNAMIC_BATCH and dynamic_batch))
+
+
+def plan_key(plan: FixPlan) -> tuple[object, ...]:
+    """What a plan touches: the node it rewrites, or the graph input/output whose dims it sets."""
+    if isinstance(plan, SetDims):
+        return ("dims", plan.value.name)
+    if isinstance(plan, (ConvertOpset, NarrowDouble)):
+        return ("model",)
+    return ("node", id(plan.node))
+
+
+def isolate_round(findings: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """Split one round's findings into those applied now and those deferred to the next round: a finding
+    whose plans touch something an earlier finding of this round touches waits (the next round
+    re-analyses the edited model and re-plans it)."""
+    touched: set[tuple[object, ...]] = set()
+    now: list[Finding] = []
+    later: list[Finding] = []
+    for finding in findings:
+        keys = {plan_key(p) for p in finding.fix}
+        if keys & touched:
+            later.append(finding)
+            continue
+        touched |= keys
+        now.append(finding)
+    return now, later
+
+
+def fix(
+    source: ModelSource,
+    output: str | Path | None = None,
+    *,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    reshape: Mapping[str, Sequence[int]] | None = None,
+    reshape_hook: ReshapeHook | None = None,
+    dynamic_batch: bool = False,
+    unsafe_fixes: bool = False,
+    select: str | Sequence[str] | None = None,
+    ignore: str | Sequence[str] | None = None,
+    verify: bool = True,
+    input_ranges: Mapping[str, tuple[float, float]] | None = None,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    force: bool = False,
+    in_place: bool = False,
+    dry_run: bool = False,
+    trt_version: str | None = None,
+) -> FixResult:
+    """Rewrite a model so it follows the export rules, verify it, and (with ``output``) write it.
+
+    See :func:`graphfix.fix` for the parameters.
+
+    Raises:
+        ModelError: The model cannot be read.
+        UsageError: A bad parameter (``input_shapes``, ``reshape``, ``select``/``ignore``).
+        GraphfixError: ``dynamic_batch`` is refused (something bakes the batch), the fixes do not converge,
+            or the output path is unusable.
+        VerificationError: The fixed model fails ``onnx.checker`` or does not match the original (nothing
+            is written unless ``force``).
+        MissingDependencyError: Verification needs onnxruntime and Polygraphy.
+    """
+    start = time.perf_counter()
+    source_path = Path(source) if isinstance(source, (str, Path)) else None
+    if output is not None and not dry_run:
+        check_destination(Path(output), inputs=[source_path] if source_path else [], in_place=in_place)
+    original = load(source)
+    loaded = _own_copy(original) if source_path is None else original
+    ops_before = op_counts(loaded.model)
+    specs = input_specs(original.model)  # before any edit: verification feeds the original's interface
+    ranges = {**integer_ranges(original.model), **(input_ranges or {})}
+    from graphfix.targets.target import check_version_text
+
+    options = Options(input_shapes={name: [int(d) for d in dims] for name, dims in (input_shapes or {}).items()},
+                      reshape_overrides={name: [int(d) for d in dims] for name, dims in (reshape or {}).items()},
+                      trt_version=check_version_text(trt_version))
+    selected, ignored = parse_selectors(select), parse_selectors(ignore)
+
+    editor = Editor(loaded.model)
+    user_edits = apply_user_reshapes(loaded, options, reshape_hook, editor)
+    applied: list[Finding] = []
+    refused: str | None = None  # why the DOUBLE narrowing was not kept
+    export_batches: set[int] = set()
+    rounds = 0
+    while True:
+        report, ctx = lint_loaded(loaded, options, selected, ignored)
+        if rounds == 0:
+            if dynamic_batch:
+                _check_dynamic_batch(report.findings, loaded.label)
+            # A baked batch means the original only runs at that batch: verify there, fixed or not.
+            export_batches.update(p.check_batch for f in report.findings for p in f.fix
+                                  if isinstance(p, SetInputs) and p.check_batch is not None)
+        if refused:  # a model-level fix that verification rejected: report it, do not offer it again
+            for finding in report.findings:
+                if any(isinstance(p, NarrowDouble) for p in finding.fix):
+                    finding.fix, finding.reason = (), refused
+        chosen = [f for f in report.findings if allowed(f, unsafe=unsafe_fixes, dynamic_batch=dynamic_batch)]
+        if not chosen:
+            remaining = report.findings
+            break
+        rounds += 1
+        if rounds > MAX_ROUNDS:
+            raise GraphfixError(f"{loaded.label}: fixes did not converge after {MAX_ROUNDS} rounds "
+                                f"(still fixing {', '.join(sorted({f.code for f in chosen}))}); please report this")
+        conversion = next((f for f in chosen if any(isinstance(p, ConvertOpset) for p in f.fix)), None)
+        if conversion is not None:
+            # A new opset rewrites the whole model: alone in its round; the rules run again on the result.
+            plan = next(p for p in conversion.fix if isinstance(p, ConvertOpset))
+            loaded.model = convert_opset(loaded.model, plan.target, analysis=ctx.analysis,
+                                         base_dir=loaded.path.parent if loaded.path is not None else None)
+            editor = Editor(loaded.model)
+            applied.append(conversion)
+            continue
+        narrowing = [f for f in chosen if any(isinstance(p, NarrowDouble) for p in f.fix)]
+        if narrowing:
+            # TensorRT computes DOUBLE in FLOAT: do the same in the model, kept only when ONNX Runtime agrees.
+            candidate, refused = _narrow_verified(loaded, specs, options, verify, atol, rtol, ranges)
+            if candidate is not None:
+                loaded.model = candidate
+                editor = Editor(loaded.model)
+                applied.extend(narrowing)
+            continue
+        now, _ = isolate_round(chosen)
+        for finding in now:
+            editor.apply(finding.fix)
+            applied.append(finding)
+        editor.cleanup()
+
+    ops_after = op_counts(loaded.model)
+    result = FixResult(loaded.model, applied, remaining, None, ops_before, ops_after, rounds,
+                       user_edits=user_edits)
+    if dry_run:
+        result.seconds = time.perf_counter() - start
+        return result
+
+    batches = verification_batches(specs, options.input_shapes, export_batches)
+
+    def check(staged: Path) -> None:
+        validate(staged)
+        if verify and result.changed:
+            result.verification = _verify(original, source_path, staged, specs, options, batches, ranges,
+                                          atol, rtol)
+            if not result.verification.passed and not force:
+                raise VerificationError(f"{loaded.label}: the fixed model does not match the original "
+                                        f"({result.verification.message}); nothing was written "
+                                        "(force=True writes it anyway)",
+                                        parameters=("force=True", *result.verification.parameters))
+
+    if output is not None:
+        result.written = save_model(loaded.model, Path(output), check=check)
+    elif verify and result.changed:
+        staging = Path(tempfile.mkdtemp(prefix="graphfix-"))
+        try:
+            save_model(loaded.model, staging / "fixed.onnx", check=check)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _narrow_verified(
+    loaded: LoadedModel,
+    specs: list[InputSpec],
+    options: Options,
+    enabled: bool,
+    atol: float,
+    rtol: float,
+    ranges: Mapping[str, tuple[float, float]],
+) -> tuple[ir.Model | None, str | None]:
+    """The model with its DOUBLE tensors in FLOAT when ONNX Runtime finds its outputs unchanged at batch 1
+    and 3 (else None and why)."""
+    from graphfix.fixing.narrowing import narrow_double
+
+    if not enabled:
+        return None, "narrowing DOUBLE to FLOAT is kept only when verification shows no change (verify=False)"
+    candidate = narrow_double(loaded.model)
+    staging = Path(tempfile.mkdtemp(prefix="graphfix-narrow-"))
+    try:
+        before, after = staging / "before.onnx", staging / "after.onnx"
+        save_model(loaded.model, before)
+        save_model(candidate, after)
+        batches = verification_batches(specs, options.input_shapes, set())
+        check = verify(before, after, specs, batches=batches, pinned=options.input_shapes, ranges=ranges,
+                       atol=atol, rtol=rtol)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not check.passed:
+        return None, f"computing the DOUBLE tensors in FLOAT changes the outputs ({check.message}); TensorRT " \
+                     "would too: keep the precision the model needs in FLOAT terms"
+    return candidate, None
+
+
+def _own_copy(loaded: LoadedModel) -> LoadedModel:
+    """In-memory models are copied so the caller's model is never changed."""
+    proto = ir.serde.serialize_model(loaded.model)
+    copy = ir.serde.deserialize_model(proto)
+    return LoadedModel(copy, None, loaded.label)
+
+
+def _check_dynamic_batch(findings: list[Finding], label: str) -> None:
+    """``dynamic_batch=True`` on a model whose batch cannot be made dynamic is refused, with the reason."""
+    refused = [f for f in findings if f.safety is Safety.NEEDS_DYNAMIC_BATCH and not f.fixable]
+    if refused:
+        raise GraphfixError(f"{label}: dynamic_batch=True refused: {refused[0].reason}",
+                            parameters=("dynamic_batch=True",))
+
+
+def _verify(
+    original: LoadedModel,
+    source_path: Path | None,
+    staged: Path,
+    specs: list[InputSpec],
+    options: Options,
+    batches: list[int],
+    ranges: Mapping[str, tuple[float, float]],
+    atol: float,
+    rtol: float,
+) -> Verification:
+    if source_path is not None:
+        return verify(source_path, staged, specs, batches=batches, pinned=options.input_shapes, ranges=ranges,
+                      atol=atol, rtol=rtol)
+    directory = Path(tempfile.mkdtemp(prefix="graphfix-original-"))
+    try:
+        path = directory / "original.onnx"
+        save_model(original.model, path)
+        return verify(path, staged, specs, batches=batches, pinned=options.input_shapes, ranges=ranges,
+                      atol=atol, rtol=rtol)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

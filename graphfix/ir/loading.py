@@ -1,0 +1,170 @@
+"""Reading a model: from a path or from memory, without reading its weights.
+
+``load`` returns the model in onnx-ir, whose external tensors are memory-mapped on first use, so lint
+never pages in weights and fix streams them to the output. Everything that would make the analysis
+meaningless is refused here with a one-line ``ModelError``: files that are not ONNX, truncated files,
+external data that is missing or points outside the model's folder, cycles, undefined tensors and
+opsets newer than the installed ``onnx`` knows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import onnx.defs
+import onnx_ir as ir
+from google.protobuf.message import DecodeError
+from onnx_ir import external_data as _external_data
+
+from graphfix.errors import ModelError
+from graphfix.ir.graphutil import CycleError, node_label, topological_order
+
+ModelSource = str | os.PathLike[str] | onnx.ModelProto | ir.Model
+
+# Analysis uses the ONNX operator schemas; older opsets predate the Resize/Reshape forms it reasons about.
+MIN_SUPPORTED_OPSET = 1
+
+
+@dataclass
+class LoadedModel:
+    """A model in onnx-ir, with where it came from."""
+
+    model: ir.Model
+    path: Path | None
+    label: str
+
+    @property
+    def opset(self) -> int:
+        return default_opset(self.model)
+
+
+def default_opset(model: ir.Model) -> int:
+    return model.opset_imports.get("", model.opset_imports.get("ai.onnx", 0))
+
+
+def load(source: ModelSource, *, base_dir: str | os.PathLike[str] | None = None) -> LoadedModel:
+    """Load and validate a model from a path, a ``ModelProto`` or an ``onnx_ir.Model``.
+
+    ``base_dir`` is where external data of an in-memory ``ModelProto`` lives (default: the working
+    directory). An ``onnx_ir.Model`` is used as it is, not copied.
+    """
+    if isinstance(source, ir.Model):
+        loaded = LoadedModel(source, None, "<model>")
+    elif isinstance(source, onnx.ModelProto):
+        directory = Path(base_dir) if base_dir is not None else Path.cwd()
+        _check_proto(source, directory, "<model>")
+        model = _deserialize(source, "<model>")
+        _external_data.set_base_dir(model.graph, str(directory))
+        loaded = LoadedModel(model, None, "<model>")
+    elif isinstance(source, (str, os.PathLike)):
+        loaded = _load_path(Path(source))
+    else:
+        raise ModelError(repr(source)[:60], f"cannot load a {type(source).__name__}",
+                         "pass a path, an onnx.ModelProto or an onnx_ir.Model")
+    _check_graph(loaded)
+    return loaded
+
+
+def _load_path(path: Path) -> LoadedModel:
+    label = str(path)
+    if not path.exists():
+        raise ModelError(label, "no such file", "check the path")
+    if path.is_dir():
+        raise ModelError(label, "is a directory, not an ONNX file")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, RuntimeError, ValueError) as error:
+        raise ModelError(label, "not a readable ONNX model: the protobuf does not parse",
+                         "is the file truncated, or not an .onnx file?") from error
+    except OSError as error:
+        raise ModelError(label, f"cannot read: {error.strerror or error}") from error
+    _check_proto(proto, path.parent, label)
+    model = _deserialize(proto, label)
+    del proto
+    _external_data.set_base_dir(model.graph, str(path.parent))
+    return LoadedModel(model, path, label)
+
+
+def _deserialize(proto: onnx.ModelProto, label: str) -> ir.Model:
+    try:
+        return ir.serde.deserialize_model(proto)
+    except Exception as error:  # onnx-ir raises several types for malformed protos
+        raise ModelError(label, f"malformed ONNX model: {error}".splitlines()[0]) from error
+
+
+def _check_proto(proto: onnx.ModelProto, directory: Path, label: str) -> None:
+    if proto.ir_version <= 0 or not proto.HasField("graph") or not (
+        proto.graph.node or proto.graph.output
+    ):
+        raise ModelError(label, "not an ONNX model: no graph or IR version",
+                         "is the file truncated, or not an .onnx file?")
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    known = onnx.defs.onnx_opset_version()
+    if opset is None:
+        raise ModelError(label, "imports no version of the default ONNX domain")
+    if opset > known:
+        raise ModelError(label, f"opset {opset} is newer than the installed onnx knows (up to {known})",
+                         "upgrade onnx, or export with an older opset")
+    if opset < MIN_SUPPORTED_OPSET:
+        raise ModelError(label, f"opset {opset} is older than graphfix supports ({MIN_SUPPORTED_OPSET})",
+                         "re-export with opset 11 or newer")
+    _check_external_data(proto, directory, label)
+
+
+def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _tensors(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _tensors(subgraph)
+
+
+def _check_external_data(proto: onnx.ModelProto, directory: Path, label: str) -> None:
+    root = directory.resolve()
+    sizes: dict[Path, int] = {}
+    for tensor in _tensors(proto.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        info = {entry.key: entry.value for entry in tensor.external_data}
+        location = info.get("location", "")
+        target = (root / location).resolve()
+        if not location or Path(location).is_absolute() or not target.is_relative_to(root):
+            raise ModelError(label, f"external data of tensor {tensor.name!r} points outside the model's "
+                             f"folder ({location!r})", "graphfix refuses paths that escape the folder")
+        if target not in sizes:
+            if not target.is_file():
+                raise ModelError(label, f"external data file {location!r} of tensor {tensor.name!r} "
+                                 "is missing", f"it must be in {directory}")
+            sizes[target] = target.stat().st_size
+        end = int(info.get("offset", 0)) + int(info.get("length", 0))
+        if end > sizes[target]:
+            raise ModelError(label, f"external data file {location!r} is shorter than tensor "
+                             f"{tensor.name!r} needs ({sizes[target]} < {end} bytes)",
+                             "the file is truncated")
+
+
+def _check_graph(loaded: LoadedModel) -> None:
+    graph = loaded.model.graph
+    defined: set[ir.Value] = set(graph.inputs) | set(graph.initializers.values())
+    defined.update(out for node in graph for out in node.outputs)
+    for node in graph:
+        for value in node.inputs:
+            if value is not None and value not in defined:
+                # Outer-scope references exist only inside subgraphs; in the main graph this is a
+                # dangling reference that no runtime can execute.
+                raise ModelError(loaded.label, f"node {node_label(node)!r} uses tensor {value.name!r}, "
+                                 "which no node, input or initializer defines")
+    try:
+        topological_order(graph)
+    except CycleError as cycle:
+        raise ModelError(loaded.label, f"the graph has a cycle through node {cycle}",
+                         "an ONNX graph must be acyclic") from None

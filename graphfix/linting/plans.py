@@ -1,0 +1,120 @@
+"""Fix plans: what a fix writes, as plain data. Rules make them; only the editor applies them
+(:class:`graphfix.fixing.editor.Editor`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import onnx_ir as ir
+
+from graphfix.ir.graphutil import node_label
+
+
+@dataclass(frozen=True)
+class SetInputs:
+    """Replace inputs of a node by constants (None drops an optional input)."""
+
+    node: ir.Node
+    inputs: Mapping[int, np.ndarray | None]
+    # Verify the rewrite at this batch size (the export batch) rather than at the default probes.
+    check_batch: int | None = None
+
+    def describe(self) -> str:
+        parts = []
+        for index, array in sorted(self.inputs.items()):
+            parts.append(f"input {index} := " + ("(removed)" if array is None else format_array(array)))
+        return f"{node_label(self.node)}: " + ", ".join(parts)
+
+
+def declared_dim(dim: int | ir.SymbolicDim) -> int | str | None:
+    """A declared dim as plan data: its size, its symbol's name, or None for an unnamed dynamic dim."""
+    return dim if isinstance(dim, int) else dim.value
+
+
+@dataclass(frozen=True)
+class SetDims:
+    """Set the declared dims of a graph input or output (ints pin, strings name a dynamic dim, None
+    leaves it dynamic and unnamed)."""
+
+    value: ir.Value
+    dims: tuple[int | str | None, ...]
+
+    def describe(self) -> str:
+        return f"{self.value.name}: [{', '.join('?' if d is None else str(d) for d in self.dims)}]"
+
+
+BatchEntry = int | tuple[str, int]
+"""An entry of a :class:`BatchShape`: a constant, or ``("batch", k)`` for k times the batch."""
+
+
+@dataclass(frozen=True)
+class BatchShape:
+    """Replace a node's input by the shortest run-time form of a batch-dependent shape vector:
+    ``Concat(Shape(source)[0:1] * k, constants...)``, where ``source`` is a graph input whose dim 0 is the
+    batch. Each entry is an int constant or ``("batch", k)``."""
+
+    node: ir.Node
+    index: int
+    source: ir.Value
+    entries: tuple[BatchEntry, ...]
+
+    def node_count(self, opset: int) -> int:
+        """How many nodes the plan adds (Shape, Slice before opset 15, one Mul per factor, Concat)."""
+        multipliers = {e[1] for e in self.entries if isinstance(e, tuple) and e[1] != 1}
+        return 1 + (opset < 15) + len(multipliers) + (len(self.entries) > 1)
+
+    def describe(self) -> str:
+        parts = []
+        for entry in self.entries:
+            if isinstance(entry, tuple):
+                parts.append(f"{self.source.name}.shape[0]" + (f"*{entry[1]}" if entry[1] != 1 else ""))
+            else:
+                parts.append(str(entry))
+        return f"{node_label(self.node)}: input {self.index} := [{', '.join(parts)}]"
+
+
+@dataclass(frozen=True)
+class ConvertOpset:
+    """Convert the whole model from default-domain opset ``source`` to ``target``
+    (:func:`graphfix.fixing.opset.convert_opset`: onnx's version converter and graphfix's adapters)."""
+
+    source: int
+    target: int
+
+    def describe(self) -> str:
+        return f"model: opset {self.source} -> {self.target} (onnx's version converter and graphfix's adapters)"
+
+
+@dataclass(frozen=True)
+class NarrowDouble:
+    """Compute the model's internal DOUBLE tensors in FLOAT, as TensorRT does
+    (:func:`graphfix.fixing.narrowing.narrow_double`); kept only when verification shows no change."""
+
+    count: int  # how many DOUBLE tensors
+
+    def describe(self) -> str:
+        return f"model: {self.count} DOUBLE tensor{'s' if self.count != 1 else ''} computed in FLOAT, as TensorRT does"
+
+
+FixPlan = SetInputs | SetDims | BatchShape | ConvertOpset | NarrowDouble
+
+
+def resize_scales_plan(node: ir.Node, scales: np.ndarray, opset: int, check_batch: int | None = None) -> SetInputs:
+    """A Resize driven by constant ``scales`` (its ``sizes`` input dropped)."""
+    inputs: dict[int, np.ndarray | None] = {2: scales, 3: None}
+    # Before opset 13, roi and scales are required inputs (they may be empty tensors).
+    if opset < 13 and (len(node.inputs) < 2 or node.inputs[1] is None):
+        inputs[1] = np.zeros(0, dtype=np.float32)
+    return SetInputs(node, inputs, check_batch=check_batch)
+
+
+def format_array(array: np.ndarray) -> str:
+    """``[1, 2, 3]`` (floats with %g), at most 16 entries."""
+    flat = np.asarray(array).reshape(-1)
+    if flat.dtype.kind == "f":
+        text = ", ".join(f"{float(v):g}" for v in flat[:16])
+    else:
+        text = ", ".join(str(int(v)) for v in flat[:16])
+    return f"[{text}{', ...' if flat.size > 16 else ''}]"

@@ -1,0 +1,93 @@
+"""Library errors speak of parameters; the CLI prints them with its flags (one line, exit 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnx.helper as oh
+import pytest
+from graphs import VIEW_SIZE0, parse
+
+from graphfix.cli import main
+from graphfix.cli.common import message_of
+from graphfix.compiling.backends.tensorrt import build_engine, plan_build, profile_shapes
+from graphfix.errors import GraphfixError, UsageError
+from graphfix.verify import InputSpec
+
+F32 = np.dtype(np.float32)
+
+
+def test_output_equal_to_input_needs_in_place(tmp_path, capsys):
+    source = tmp_path / "m.onnx"
+    onnx.save(parse(VIEW_SIZE0), source)
+    assert main(["fix", str(source), "-o", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "--in-place" in err and "in_place" not in err and err.count("\n") == 1
+
+
+def test_dynamic_batch_is_refused_when_the_batch_is_baked(tmp_path, capsys):
+    source = tmp_path / "static.onnx"
+    onnx.save(parse("""
+    agraph (float[2, 16, 16] x) => (float[2, 256] y) {
+        t = Constant <value = int64[2] {2, 256}> ()
+        y = Reshape (x, t)
+    }"""), source)
+    assert main(["fix", str(source), "-o", str(tmp_path / "out.onnx"), "--dynamic-batch"]) == 2
+    err = capsys.readouterr().err
+    assert "--dynamic-batch refused: " in err and "bake the batch" in err
+
+
+def test_model_onnxruntime_cannot_run_is_refused_with_a_hint(tmp_path, capsys):
+    model = parse(VIEW_SIZE0)
+    model.opset_import.append(oh.make_opsetid("custom.domain", 1))
+    model.graph.node.append(oh.make_node("MyOp", ["y"], ["z"], domain="custom.domain"))
+    model.graph.output[0].CopyFrom(oh.make_tensor_value_info("z", onnx.TensorProto.FLOAT, ["N", 256]))
+    source = tmp_path / "m.onnx"
+    onnx.save(model, source)
+    assert main(["fix", str(source), "-o", str(tmp_path / "out.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot verify: ONNX Runtime cannot load the original" in err and "--no-verify" in err
+    assert "--force writes it anyway" in err and not (tmp_path / "out.onnx").exists()
+
+
+def test_reshape_override_names_the_flag(tmp_path, capsys):
+    source = tmp_path / "m.onnx"
+    onnx.save(parse(VIEW_SIZE0), source)
+    assert main(["fix", str(source), "-o", str(tmp_path / "o.onnx"), "--reshape", "nope=1,2"]) == 2
+    assert "--reshape: no Reshape node named 'nope'" in capsys.readouterr().err
+
+
+def test_profile_errors_name_the_flags():
+    """The TensorRT profile's errors, as the CLI prints them."""
+    with pytest.raises(GraphfixError) as caught:
+        profile_shapes([InputSpec("x", F32, None)], opt_batch=2, max_batch=4)
+    assert "no declared shape; give it with --input-shape x:DIMS" in message_of(caught.value)
+    with pytest.raises(GraphfixError) as caught:
+        profile_shapes([InputSpec("images", F32, (None, 3, None, None))], opt_batch=1, max_batch=4)
+    message = message_of(caught.value)
+    assert "'images' dim 2 is dynamic" in message and "--input-shape images:1x3x<dim2>x<dim3>" in message
+    assert "GF301" in message
+    with pytest.raises(UsageError) as caught:
+        profile_shapes([InputSpec("x", F32, (None, 8))], min_batch=2, opt_batch=1, max_batch=4)
+    assert "1 <= min (2) <= --opt-batch (1) <= --max-batch (4)" in message_of(caught.value)
+
+
+def test_optimization_level_is_spoken_of_as_opt_level(tmp_path):
+    """The library names its parameter; the CLI's flag is --opt-level (not --optimization-level)."""
+    model = tmp_path / "m.onnx"
+    onnx.save(parse(VIEW_SIZE0), model)
+    profile = profile_shapes([InputSpec("x", F32, (None, 4, 8, 8))], opt_batch=1, max_batch=2)
+    with pytest.raises(UsageError) as caught:  # checked before TensorRT is looked for
+        build_engine(model, tmp_path / "m.engine", plan=plan_build("10.13", "fp32"), profile=profile,
+                     optimization_level=9)
+    assert str(caught.value).startswith("optimization_level 9")
+    assert message_of(caught.value).startswith("--opt-level 9: expected 0 to 5")
+
+
+def test_every_parameter_a_library_error_names_has_a_flag():
+    from graphfix.cli.flags import FLAGS, speak
+
+    assert speak("optimization_level 9: expected 0 to 5", ["optimization_level"]) == "--opt-level 9: expected 0 to 5"
+    assert speak("pass verify=False or force=True", ["verify=False", "force=True"]) == "pass --no-verify or --force"
+    assert speak("reshape: no Reshape node", ["reshape"]) == "--reshape: no Reshape node"
+    assert FLAGS["input_shapes"] == "--input-shape"
