@@ -58,7 +58,6 @@ from graphfix.linting import (
     FixAvailability,
     Rule,
     SetInputs,
-    Severity,
     TensorRTError,
 )
 
@@ -134,7 +133,7 @@ class RuntimeShapeComputation(Rule):
                     yield self.finding(f"{what}; not fixable: {rewrite.reason} (information: it needs the batch "
                                        "at run time and is already as short as a batch-dependent value can be)",
                                        node, reason=rewrite.reason,
-                                       chain=chain, severity=Severity.INFO)
+                                       chain=chain, severity="info")
                     continue
                 yield self.finding(f"{what}; not fixable: {rewrite.reason}", node, reason=rewrite.reason, chain=chain)
                 continue

@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import onnx_ir as ir
 
@@ -25,6 +25,9 @@ from graphfix.ir.graphutil import node_label
 from graphfix.ir.loading import LoadedModel
 from graphfix.linting.plans import FixPlan
 from graphfix.linting.trace import NearMiss
+
+FindingSeverity = Literal["error", "info"]
+"""How a finding counts: ``error`` fails the run, ``info`` is shown and marked only."""
 
 
 class FixAvailability(enum.Enum):
@@ -50,15 +53,6 @@ class Severity(enum.Enum):
     ERROR = "error"  # graphfix could not check the file at all
     WARNING = "warning"  # a problem for TensorRT
     NOTE = "note"  # information: where graphfix's own analysis stops
-    # Information about the model that needs no change (a batch-dependent shape computation already as
-    # short as it can be; a declared-dynamic output dim that is provably constant): shown, and marked in
-    # JSON, but never makes ``lint`` or ``fix`` exit 1. SARIF reports it as "note".
-    INFO = "info"
-
-    @property
-    def sarif_level(self) -> str:
-        """The SARIF ``level`` (error, warning or note)."""
-        return "note" if self is Severity.INFO else self.value
 
 
 @dataclass(frozen=True)
@@ -99,16 +93,18 @@ class Finding:
     safety: Safety = Safety.SAFE  # what applying the fix needs (also set when it is refused)
     reason: str | None = None  # why it is not fixable, when it is not
     chain: tuple[str, ...] = ()  # names of the nodes the finding came from
-    severity: Severity = Severity.WARNING  # the rule's, unless the finding is information only
+    # "error": a problem (lint exits 1); "info": shown and marked, never fails the run (an INT64 tensor
+    # TensorRT narrows itself, a restriction the graph alone cannot decide, a node that needs a plugin).
+    severity: FindingSeverity = "error"
 
     @property
     def fixable(self) -> bool:
         return bool(self.fix)
 
     @property
-    def is_problem(self) -> bool:
-        """Whether the finding asks the user for a change (makes ``lint``/``fix`` exit 1): all but INFO."""
-        return self.severity is not Severity.INFO
+    def is_error(self) -> bool:
+        """Whether the finding fails the run (every finding but information)."""
+        return self.severity != "info"
 
     @property
     def node_name(self) -> str | None:
@@ -131,7 +127,7 @@ class Finding:
             "fix": [plan.describe() for plan in self.fix],
             "reason": self.reason,
             "chain": list(self.chain),
-            "severity": self.severity.value,
+            "severity": self.severity,
         }
 
 
@@ -141,6 +137,9 @@ class Options:
 
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     reshape_overrides: dict[str, list[int]] = field(default_factory=dict)
+    # The TensorRT version the GF5xx rules check ("8.6", "10", "10.12"); None: the installed TensorRT's,
+    # else the newest support table (graphfix.targets.target.resolve_target).
+    trt_version: str | None = None
 
 
 @dataclass
@@ -172,6 +171,9 @@ class Rule:
     fix_availability: ClassVar[FixAvailability] = FixAvailability.NEVER
     severity: ClassVar[Severity] = Severity.WARNING
     tensorrt_errors: ClassVar[tuple[TensorRTError, ...]] = ()
+    # The rule checks the target TensorRT version's support table (the GF5xx family): a run that selects
+    # one resolves the version (``Options.trt_version``) and names it in its report.
+    checks_trt_target: ClassVar[bool] = False
 
     def check(self, ctx: Context) -> Iterable[Finding]:
         """Yield the findings for ``ctx.model``; never modify it."""
@@ -186,11 +188,10 @@ class Rule:
         safety: Safety = Safety.SAFE,
         reason: str | None = None,
         chain: Sequence[str] = (),
-        severity: Severity | None = None,
+        severity: FindingSeverity = "error",
     ) -> Finding:
-        """A finding of this rule (``severity`` defaults to the rule's; INFO marks information only)."""
-        return Finding(self.code, self.name, message, node, tuple(fix), safety, reason, tuple(chain),
-                       severity or self.severity)
+        """A finding of this rule (``severity="info"``: information that never fails the run)."""
+        return Finding(self.code, self.name, message, node, tuple(fix), safety, reason, tuple(chain), severity)
 
     @classmethod
     def documentation(cls) -> str:

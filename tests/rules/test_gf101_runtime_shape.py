@@ -1,7 +1,7 @@
 import numpy as np
 from graphs import SCALE_BY_SHAPE, VIEW_SIZE0, findings, parse
 
-from graphfix.linting import BatchShape, Safety, SetInputs, Severity
+from graphfix.linting import BatchShape, Safety, SetInputs
 
 
 def test_view_size0_chain_is_found_and_fixable_as_minus_one():
@@ -182,7 +182,7 @@ def test_slice_end_that_follows_the_batch_but_is_not_the_dim_is_not_to_the_end()
     model = parse(SLICE_BATCH_MINUS_ONE)
     [finding] = findings(model, "GF101")
     assert not finding.fixable and "without meaning 'to the end'" in finding.message
-    assert finding.severity is Severity.INFO  # Shape -> Slice -> Sub: nothing shorter reads the batch
+    assert finding.severity == "info"  # Shape -> Slice -> Sub: nothing shorter reads the batch
     result = graphfix.fix(model)
     assert result.applied == [] and result.verification is None
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
