@@ -251,6 +251,11 @@ def fix(
             verification = result.verification
             if verification.passed or force:
                 return
+            if verification.failure is not None and verification.failure.side == "fixed model":
+                raise VerificationError(f"{loaded.label}: {verification.message} (verified against "
+                                        f"{verification.reference}); nothing was written "
+                                        "(force=True writes it anyway)",
+                                        parameters=("force=True", *verification.parameters))
             if verification.original_failed:
                 raise VerificationError(f"{loaded.label}: {verification.message}; nothing was written "
                                         "(force=True writes it anyway)",

@@ -136,6 +136,7 @@ def test_fix_with_reshape_hooks_is_verified_per_sample_and_a_half_repair_is_refu
     message = str(error.value)
     assert "the fixed model fails to run in ONNX Runtime at batch 1 at Reshape node" in message
     assert f"{second!r}" in message and not (tmp_path / "half.onnx").exists()
+    assert "does not match" not in message and "per sample at its export batch 2" in message
 
 
 def test_fix_names_the_original_when_it_runs_nowhere(tmp_path):
