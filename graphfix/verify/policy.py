@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from graphfix.compare import Comparison, Failure, Inputs, Side, Tolerance, compare, onnxruntime_side
 from graphfix.compare.log import polygraphy_log
@@ -148,6 +149,9 @@ def verify(
         export_batch = ran[0]  # the original runs only there: its export batch, as far as can be seen
     if repaired and export_batch is not None:
         at = sorted({1, 3, *batches, export_batch})  # a repair is always verified beyond the export batch
+        static = _static_batch(fixed)
+        if static is not None:  # the fixed model still takes one batch only: nothing beyond it to verify
+            at = [static]
         if failures.get(export_batch) is not None:
             return _original_fails([failures[export_batch]], tried, policy)  # type: ignore[list-item]
         if export_batch == 1:
@@ -188,6 +192,19 @@ def _finish(result: Verification, original: Path, fixed: Path, shaped: Inputs,
         result.message += f" (custom ops? pass {_NO_VERIFY} to write it after validation only)"
         result.parameters = (_NO_VERIFY,)
     return result
+
+
+def _static_batch(model: Path) -> int | None:
+    """The batch every input of ``model`` declares as a constant dim 0, if they agree (graph only)."""
+    try:
+        graph = onnx.load(str(model), load_external_data=False).graph
+    except Exception:  # the comparator reports a model that does not load
+        return None
+    initializers = {init.name for init in graph.initializer}
+    dims = {value.type.tensor_type.shape.dim[0].dim_value if value.type.tensor_type.shape.dim
+            and value.type.tensor_type.shape.dim[0].HasField("dim_value") else None
+            for value in graph.input if value.name not in initializers}
+    return next(iter(dims)) if len(dims) == 1 and None not in dims else None
 
 
 def _probe(original: Path, inputs: Callable[[Sequence[int]], Inputs],

@@ -147,3 +147,16 @@ def test_fix_names_the_original_when_it_runs_nowhere(tmp_path):
         fix(source, tmp_path / "out.onnx", reshape={first: [-1, 256]})
     assert "cannot verify: the original model fails to run in ONNX Runtime at batch 1" in str(error.value)
     assert "does not match" not in str(error.value)
+
+
+def test_a_repair_of_a_model_whose_batch_stays_static_is_verified_at_that_batch(tmp_path):
+    static = """
+    agraph (float[2, 16, 16] x) => (float[2, 256] y) {
+        t = Constant <value = int64[2] {2, 256}> ()
+        y = Reshape (x, t)
+    }"""
+    source = save(named(static), tmp_path / "m.onnx")
+    node = next(n.name for n in onnx.load(source).graph.node if n.op_type == "Reshape")
+    result = fix(source, tmp_path / "out.onnx", reshape={node: [-1, 256]})
+    assert result.verification is not None and result.verification.passed, result.verification
+    assert result.verification.batches == [2]  # the fixed model still only takes batch 2
