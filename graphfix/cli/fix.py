@@ -136,11 +136,13 @@ def _print_result(console: Console, args: argparse.Namespace, result: FixResult)
         status = "[bold green]PASSED[/bold green]" if verification.passed else "[bold red]FAILED[/bold red]"
         worst = verification.worst()
         detail = (f"max abs error {worst.max_abs:.3g}, max rel error {worst.max_rel:.3g}" if worst else "")
-        console.print(f"verification {status} against the original in ONNX Runtime at batch "
+        console.print(f"verification {status} against {escape(verification.reference)} at batch "
                       f"{', '.join(map(str, verification.batches))} ({len({o.output for o in verification.outputs})} "
                       f"outputs; {detail})"
                       f"{' ' + escape(speak(verification.message, verification.parameters)) if verification.message else ''}",
                       soft_wrap=True)
+        for line in [*verification.excluded, *verification.notes]:
+            console.print(f"  [dim]note:[/dim] {escape(line)}", soft_wrap=True)
     elif args.no_verify and result.changed and not args.diff:
         console.print("verification skipped (--no-verify); onnx.checker passed", soft_wrap=True)
     if args.diff:

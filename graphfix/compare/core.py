@@ -12,6 +12,7 @@ import numpy as np
 
 from graphfix.compare.inputs import Inputs
 from graphfix.compare.log import first_line, polygraphy_log
+from graphfix.compare.order import equal_up_to_order
 from graphfix.compare.policy import Policy, Thresholds, Tolerance
 from graphfix.compare.result import Comparison, Failure
 from graphfix.compare.runners import Side, polygraphy_runner
@@ -85,6 +86,9 @@ def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *,
                     judge(result, want, got, policy)
                 else:
                     _apply_polygraphy_verdict(result, judged.get(name))
+                    if (not result.passed and got is not None and name in policy.unordered
+                            and equal_up_to_order(want, got, policy.atol, policy.rtol)):
+                        result.passed, result.tie_order, result.problem = True, True, ""
                 outputs.append(result)
         errors = log.entries("E!")
     return _conclude(batches, outputs, shape_messages, policy, candidate, errors)
@@ -144,4 +148,7 @@ def _conclude(
                                 f"max rel error {o.max_rel:.3g}")
         if not outputs:
             messages.append(f"nothing was compared{': ' + first_line(errors[0]) if errors else ''}")
+    tied = sorted({o.output for o in outputs if o.tie_order})
+    if passed and tied:
+        messages.append(f"{', '.join(repr(t) for t in tied)} equal up to the order of tied values")
     return Comparison(passed, batches, outputs, "; ".join(messages), policy, candidate.description)
