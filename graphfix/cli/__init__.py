@@ -18,12 +18,12 @@ from rich.console import Console
 
 from graphfix import __version__
 from graphfix.cli import compile as compile_command
-from graphfix.cli import fix, lint, rules, run
+from graphfix.cli import config, fix, lint, rules, run
 from graphfix.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Parser, report_error, report_internal
 from graphfix.errors import GraphfixError
 
 # The subcommands, in the order ``graphfix --help`` lists them; each module has add_parsers().
-COMMANDS: tuple[ModuleType, ...] = (lint, rules, fix, compile_command, run)
+COMMANDS: tuple[ModuleType, ...] = (lint, rules, fix, compile_command, run, config)
 
 __all__ = ["COMMANDS", "EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "build_parser", "main"]
 

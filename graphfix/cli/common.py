@@ -34,6 +34,23 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-shape", action="append", default=[], metavar="NAME:DIMS",
                         help="an input's shape, e.g. x:1x3x224x224; dim 0 is the batch and stays dynamic")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
+    add_quiet_option(parser)
+    from graphfix.cli.config import add_config_option
+
+    add_config_option(parser)
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    """--quiet: no progress display (it is already off when stderr is not a terminal)."""
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+
+def add_path_options(parser: argparse.ArgumentParser) -> None:
+    """--exclude and --jobs, for commands that take several models."""
+    parser.add_argument("--exclude", action="append", metavar="PATTERN",
+                        help="skip paths matching this pattern (fnmatch; a name, or a path from here)")
+    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                        help="files linted at once, in a process pool (default: the number of cores)")
 
 
 def message_of(error: GraphfixError) -> str:

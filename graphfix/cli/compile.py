@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from graphfix.cli.common import EXIT_CLEAN, EXIT_FINDINGS, parse_input_ranges, parse_input_shapes
+from graphfix.cli.common import EXIT_CLEAN, EXIT_FINDINGS, add_quiet_option, parse_input_ranges, parse_input_shapes
 
 if TYPE_CHECKING:
     from graphfix.compare import Comparison
@@ -43,6 +43,7 @@ def add_parsers(commands: Any) -> None:
     compile_parser.add_argument("--input-range", action="append", default=[], metavar="NAME:LO,HI")
     compile_parser.add_argument("--format", choices=("text", "json"), default="text")
     compile_parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
+    add_quiet_option(compile_parser)
     add_compile_options(compile_parser, precision_flag="--precision")
     compile_parser.set_defaults(run=run)
 

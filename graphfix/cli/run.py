@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from graphfix.cli.common import EXIT_CLEAN, parse_input_ranges
+from graphfix.cli.common import EXIT_CLEAN, add_quiet_option, parse_input_ranges
 from graphfix.errors import GraphfixError, UsageError
 
 
@@ -26,6 +26,7 @@ def add_parsers(commands: Any) -> None:
     run_parser.add_argument("--save-outputs", metavar="FILE.npz", help="save the outputs")
     run_parser.add_argument("--seed", type=int, default=0)
     run_parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
+    add_quiet_option(run_parser)
     run_parser.set_defaults(run=run)
 
 
