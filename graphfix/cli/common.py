@@ -6,13 +6,13 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, NoReturn
 
 from graphfix.cli.flags import speak
 from graphfix.errors import GraphfixError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -60,6 +60,8 @@ def message_of(error: GraphfixError) -> str:
 
 def report_error(errors: Console, error: GraphfixError | str, args: argparse.Namespace) -> None:
     """Print a user error as one line (and the traceback with --verbose)."""
+    from rich.markup import escape
+
     message = message_of(error) if isinstance(error, GraphfixError) else error
     errors.print(f"[bold red]graphfix: error:[/bold red] {escape(message)}")
     if getattr(args, "verbose", False):
@@ -68,6 +70,8 @@ def report_error(errors: Console, error: GraphfixError | str, args: argparse.Nam
 
 def report_internal(errors: Console, error: BaseException, args: argparse.Namespace, where: str) -> None:
     """Print a bug in graphfix as one line (and the traceback with --verbose)."""
+    from rich.markup import escape
+
     errors.print(f"[bold red]graphfix: internal error[/bold red]{escape(where)}: "
                  f"{type(error).__name__}: {escape(str(error).splitlines()[0] if str(error) else '')} "
                  "(re-run with --verbose for the traceback, and please report it)")

@@ -8,13 +8,11 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 from graphfix.cli.common import EXIT_CLEAN, EXIT_FINDINGS, add_quiet_option, parse_input_ranges, parse_input_shapes
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from graphfix.compare import Comparison
     from graphfix.compiling import CompileResult
 
@@ -67,6 +65,9 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
 
 def print_compile(console: Console, result: CompileResult) -> None:
     """The compile result: notices, what was made, and one table per comparison."""
+    from rich.table import Table
+    from rich.markup import escape
+
     for notice in result.notices:
         console.print(f"[yellow]notice[/yellow] {escape(notice)}", soft_wrap=True)
     console.print(f"compiled [bold]{result.precision}[/bold] with [bold]{result.backend}[/bold]: "

@@ -7,10 +7,6 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 from graphfix.cli.common import (
     EXIT_CLEAN,
     EXIT_ERROR,
@@ -27,6 +23,8 @@ from graphfix.cli.flags import speak
 from graphfix.errors import GraphfixError, UsageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     import onnx_ir as ir
 
     from graphfix.cli.config import ProjectConfig
@@ -155,6 +153,8 @@ def _fix_one(args: argparse.Namespace, console: Console, path: str, config: Proj
 
 def _write_report(args: argparse.Namespace, console: Console, path: str, original: ir.Model, result: FixResult,
                   atol: float, rtol: float) -> None:
+    from rich.markup import escape
+
     from graphfix.cli.html import fix_report_input, render_html
     from graphfix.ir.saving import write_text_atomic
 
@@ -167,6 +167,9 @@ def _write_report(args: argparse.Namespace, console: Console, path: str, origina
 
 
 def _print_result(console: Console, args: argparse.Namespace, result: FixResult, path: str) -> None:
+    from rich.table import Table
+    from rich.markup import escape
+
     from graphfix.linting import Safety
 
     for edit in result.user_edits:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from graphfix.cli.common import (
     EXIT_CLEAN,
@@ -23,6 +21,9 @@ from graphfix.cli.common import (
     parse_input_shapes,
     report_error,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_parsers(commands: Any) -> None:
@@ -76,6 +77,8 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
 
 
 def _write(args: argparse.Namespace, console: Console, reports: list[Any], node_names: dict[str, set[str]]) -> None:
+    from rich.console import Console
+
     from graphfix.cli.report import print_explanation, print_text, to_json, to_sarif
 
     if args.format == "text":

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from graphfix.cli.common import EXIT_CLEAN
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_parsers(commands: Any) -> None:

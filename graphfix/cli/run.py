@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import io
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from graphfix.cli.common import EXIT_CLEAN, add_quiet_option, parse_input_ranges
 from graphfix.errors import GraphfixError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_parsers(commands: Any) -> None:
@@ -31,6 +29,10 @@ def add_parsers(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    import numpy as np
+    from rich.markup import escape
+    from rich.table import Table
+
     from graphfix.compiling.runner import load, random_feeds
     from graphfix.ir.saving import write_bytes_atomic
 
