@@ -29,6 +29,7 @@ def lint(
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     select: str | Sequence[str] | None = None,
     ignore: str | Sequence[str] | None = None,
+    trt_version: str | None = None,
 ) -> Report:
     """Find the export-rule violations in a model. Read-only: the model is never modified.
 
@@ -37,20 +38,26 @@ def lint(
         input_shapes: Pins non-batch input dims, ``{"x": [1, 3, 224, 224]}``; dim 0 stays the dynamic batch.
         select: Rule code prefixes to run (``"GF1,GF201"`` or ``["GF1", "GF201"]``); default all.
         ignore: Rule code prefixes to skip.
+        trt_version: The TensorRT version the GF5xx rules check: ``"8.6"``, ``"10"`` (its newest table),
+            ``"10.12"``, ``"11"``; default the installed TensorRT's, else the newest support table.
 
     Returns:
-        The :class:`~graphfix.linting.Report`: findings in graph order (``report.findings``), the near
-        misses (``report.explain(node)``).
+        The :class:`~graphfix.linting.Report`: findings in graph order (``report.findings``; ``info`` ones
+        never fail a run: ``report.errors``), the near misses (``report.explain(node)``), the TensorRT
+        version checked (``report.trt_version``).
 
     Raises:
         ModelError: The model cannot be read or is not a valid graph.
-        UsageError: ``input_shapes`` names no input or has the wrong rank; a selector matches no rule.
+        UsageError: ``input_shapes`` names no input or has the wrong rank; a selector matches no rule;
+            ``trt_version`` has no support table.
     """
     from graphfix.ir.loading import load as load_model
     from graphfix.linting import Options, lint_loaded, parse_selectors
+    from graphfix.targets.target import check_version_text
 
+    options = Options(input_shapes={name: [int(d) for d in dims] for name, dims in (input_shapes or {}).items()},
+                      trt_version=check_version_text(trt_version))
     loaded = load_model(model)
-    options = Options(input_shapes={name: [int(d) for d in dims] for name, dims in (input_shapes or {}).items()})
     report, _ = lint_loaded(loaded, options, parse_selectors(select), parse_selectors(ignore))
     return report
 
@@ -73,6 +80,7 @@ def fix(
     force: bool = False,
     in_place: bool = False,
     dry_run: bool = False,
+    trt_version: str | None = None,
 ) -> FixResult:
     """Rewrite a model so it follows the export rules, verify it, and (with ``output``) write it.
 
@@ -96,6 +104,8 @@ def fix(
         force: Write the model even if verification fails.
         in_place: Allow ``output`` to be the input file.
         dry_run: Plan and apply in memory only: no validation, verification or output.
+        trt_version: The TensorRT version the GF5xx rules check (see :func:`lint`); a model above its
+            parser's opset is converted down (verified).
 
     Returns:
         The :class:`~graphfix.fixing.FixResult`: the new model, the findings applied and remaining, op
@@ -114,7 +124,7 @@ def fix(
     return run_fix(model, None if output is None else Path(output), input_shapes=input_shapes, reshape=reshape,
                    reshape_hook=reshape_hook, dynamic_batch=dynamic_batch, unsafe_fixes=unsafe_fixes,
                    select=select, ignore=ignore, verify=verify, input_ranges=input_ranges, atol=atol, rtol=rtol,
-                   force=force, in_place=in_place, dry_run=dry_run)
+                   force=force, in_place=in_place, dry_run=dry_run, trt_version=trt_version)
 
 
 def compile(  # noqa: A001 - the verb users know from the CLI
@@ -132,6 +142,7 @@ def compile(  # noqa: A001 - the verb users know from the CLI
     input_ranges: Mapping[str, tuple[float, float]] | None = None,
     workspace_bytes: int | None = None,
     optimization_level: int | None = None,
+    trt_version: str | None = None,
 ) -> CompileResult:
     """Precision transform, engine and comparison for an (already fixed) ONNX file.
 
@@ -150,6 +161,10 @@ def compile(  # noqa: A001 - the verb users know from the CLI
         input_ranges: Value ranges of random inputs, ``{"ids": (0, 30521)}``.
         workspace_bytes: TensorRT workspace limit in bytes.
         optimization_level: TensorRT builder optimisation level (0-5).
+        trt_version: The target TensorRT (see :func:`lint`). With the TensorRT backend the graph TensorRT
+            parses is checked against it first (``result.target_findings``; errors stop the build); where
+            TensorRT is not installed, ``backend="tensorrt"`` writes the trtexec and Polygraphy commands for
+            it beside the model (``result.commands``) instead of building.
 
     Returns:
         The :class:`~graphfix.compiling.CompileResult` (``passed``, the comparisons, the engine report).
@@ -160,7 +175,7 @@ def compile(  # noqa: A001 - the verb users know from the CLI
         CalibrationError: ``calib_data`` does not fit the model.
         PrecisionError: The precision transform failed or made a model TensorRT would refuse.
         TensorRTBuildError: TensorRT could not parse the model or build the engine (with the rule that helps).
-        GraphfixError: TensorRT was asked for and is not installed (or too old).
+        GraphfixError: TensorRT was asked for and is too old.
         MissingDependencyError: ONNX Runtime, Polygraphy or onnxconverter-common is not installed.
     """
     from graphfix.compiling import compile_model
@@ -168,7 +183,7 @@ def compile(  # noqa: A001 - the verb users know from the CLI
     return compile_model(Path(model), precision=precision, backend=backend, reference=reference, output_base=output_base,
                          engine=engine, max_batch=max_batch, opt_batch=opt_batch, calib_data=calib_data,
                          input_shapes=input_shapes, input_ranges=input_ranges, workspace_bytes=workspace_bytes,
-                         optimization_level=optimization_level)
+                         optimization_level=optimization_level, trt_version=trt_version)
 
 
 def load(path: str | os.PathLike[str]) -> Runner:

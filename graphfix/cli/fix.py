@@ -119,6 +119,7 @@ def _fix_one(args: argparse.Namespace, console: Console, path: str, config: Proj
         force=args.force,
         in_place=args.in_place,
         dry_run=args.diff,
+        trt_version=args.trt_version,
     )
     compiled = None
     if args.precision is not None and not args.diff:
@@ -128,7 +129,8 @@ def _fix_one(args: argparse.Namespace, console: Console, path: str, config: Proj
             args.output, precision=args.precision, backend=args.backend, reference=path,
             engine=args.engine, max_batch=args.max_batch, opt_batch=args.opt_batch, calib_data=args.calib_data,
             input_shapes=shapes, input_ranges=parse_input_ranges(args.input_range),
-            workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level)
+            workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level,
+            trt_version=args.trt_version)
     if args.format == "json":
         document = {"file": path, **result.to_dict()}
         if compiled is not None:
@@ -148,7 +150,7 @@ def _fix_one(args: argparse.Namespace, console: Console, path: str, config: Proj
         return EXIT_FINDINGS
     if result.verification is not None and not result.verification.passed:
         return EXIT_FINDINGS  # written only because of --force
-    return EXIT_FINDINGS if result.remaining else EXIT_CLEAN
+    return EXIT_FINDINGS if any(f.is_error for f in result.remaining) else EXIT_CLEAN  # information never fails
 
 
 def _write_report(args: argparse.Namespace, console: Console, path: str, original: ir.Model, result: FixResult,
@@ -167,8 +169,8 @@ def _write_report(args: argparse.Namespace, console: Console, path: str, origina
 
 
 def _print_result(console: Console, args: argparse.Namespace, result: FixResult, path: str) -> None:
-    from rich.table import Table
     from rich.markup import escape
+    from rich.table import Table
 
     from graphfix.linting import Safety
 
@@ -195,8 +197,8 @@ def _print_result(console: Console, args: argparse.Namespace, result: FixResult,
             hint = " (fixable with --unsafe-fixes)"
         elif finding.fixable and finding.safety is Safety.NEEDS_DYNAMIC_BATCH:
             hint = " (fixable with --dynamic-batch)"
-        console.print(f"[yellow]remains[/yellow] [bold]{finding.code}[/bold] {escape(finding.message)}{hint}",
-                      soft_wrap=True)
+        label = "[yellow]remains[/yellow]" if finding.is_error else "[blue]info[/blue]"
+        console.print(f"{label} [bold]{finding.code}[/bold] {escape(finding.message)}{hint}", soft_wrap=True)
     verification = result.verification
     if verification is not None:
         status = "[bold green]PASSED[/bold green]" if verification.passed else "[bold red]FAILED[/bold red]"

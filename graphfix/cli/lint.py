@@ -45,15 +45,18 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     from graphfix.cli.paths import collect_models
     from graphfix.errors import UsageError
 
+    from graphfix.targets.target import check_version_text
+
     config = config_of(args)
     apply_config(args, config)
+    trt_version = check_version_text(args.trt_version)  # checked before any model is read
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     models = collect_models(args.paths, exclude=args.exclude or [], excluded=config.excluded)
     if not models:
         raise UsageError("no ONNX model to lint (every path was excluded or named no *.onnx file)")
     tasks = tasks_for([str(m) for m in models], config, args.select, args.ignore,
-                      parse_input_shapes(args.input_shape))
+                      parse_input_shapes(args.input_shape), trt_version)
     # --explain needs the live findings; it is a one-model question, so it runs in-process.
     jobs = 1 if args.explain else (args.jobs or default_jobs())
     reports = []
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     _write(args, console, reports, node_names)
     if any(r.error for r in reports):
         return EXIT_ERROR
-    return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_CLEAN
+    return EXIT_FINDINGS if any(r.errors for r in reports) else EXIT_CLEAN  # information never fails
 
 
 def _write(args: argparse.Namespace, console: Console, reports: list[Any], node_names: dict[str, set[str]]) -> None:
@@ -105,7 +108,6 @@ def _write(args: argparse.Namespace, console: Console, reports: list[Any], node_
         _save(args.output_file, text)
     else:
         sys.stdout.write(text)
-
 
 def _save(path: str, text: str) -> None:
     from graphfix.ir.saving import write_text_atomic

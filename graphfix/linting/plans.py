@@ -75,7 +75,30 @@ class BatchShape:
         return f"{node_label(self.node)}: input {self.index} := [{', '.join(parts)}]"
 
 
-FixPlan = SetInputs | SetDims | BatchShape
+@dataclass(frozen=True)
+class ConvertOpset:
+    """Convert the whole model from default-domain opset ``source`` to ``target``
+    (:func:`graphfix.fixing.opset.convert_opset`: onnx's version converter and graphfix's adapters)."""
+
+    source: int
+    target: int
+
+    def describe(self) -> str:
+        return f"model: opset {self.source} -> {self.target} (onnx's version converter and graphfix's adapters)"
+
+
+@dataclass(frozen=True)
+class NarrowDouble:
+    """Compute the model's internal DOUBLE tensors in FLOAT, as TensorRT does
+    (:func:`graphfix.fixing.narrowing.narrow_double`); kept only when verification shows no change."""
+
+    count: int  # how many DOUBLE tensors
+
+    def describe(self) -> str:
+        return f"model: {self.count} DOUBLE tensor{'s' if self.count != 1 else ''} computed in FLOAT, as TensorRT does"
+
+
+FixPlan = SetInputs | SetDims | BatchShape | ConvertOpset | NarrowDouble
 
 
 def resize_scales_plan(node: ir.Node, scales: np.ndarray, opset: int, check_batch: int | None = None) -> SetInputs:
