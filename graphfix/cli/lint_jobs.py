@@ -25,6 +25,7 @@ class FileTask:
     select: list[str] | None
     ignore: list[str]
     input_shapes: dict[str, list[int]]
+    trt_version: str | None = None
 
 
 @dataclass
@@ -61,22 +62,29 @@ class DetachedFinding:
     safety: Safety
     reason: str | None
     chain: tuple[str, ...]
+    severity: str = "error"
 
     @property
     def fixable(self) -> bool:
         return bool(self.fix)
 
+    @property
+    def is_error(self) -> bool:
+        return self.severity != "info"
+
     def to_dict(self) -> dict[str, object]:
         return {"code": self.code, "name": self.name, "node": self.node_name, "op_type": self.op_type,
                 "message": self.message, "fixable": self.fixable,
                 "fix_safety": self.safety.value if self.fixable else None,
-                "fix": [plan.describe() for plan in self.fix], "reason": self.reason, "chain": list(self.chain)}
+                "fix": [plan.describe() for plan in self.fix], "reason": self.reason, "chain": list(self.chain),
+                "severity": self.severity}
 
 
 def detach(finding: Finding) -> Finding:
     plans = tuple(DescribedPlan(plan.describe()) for plan in finding.fix)
     return cast("Finding", DetachedFinding(finding.code, finding.name, finding.message, finding.node_name,
-                                           finding.op_type, plans, finding.safety, finding.reason, finding.chain))
+                                           finding.op_type, plans, finding.safety, finding.reason, finding.chain,
+                                           finding.severity))
 
 
 def lint_file(task: FileTask, detached: bool = False) -> FileResult:
@@ -86,7 +94,7 @@ def lint_file(task: FileTask, detached: bool = False) -> FileResult:
     from graphfix.linting import Options, Report, lint_loaded, parse_selectors
 
     try:
-        options = Options(input_shapes=task.input_shapes)
+        options = Options(input_shapes=task.input_shapes, trt_version=task.trt_version)
         report, ctx = lint_loaded(load(task.path), options, parse_selectors(task.select),
                                   parse_selectors(task.ignore))
         names = {node_label(node) for node in ctx.analysis.order}
@@ -131,12 +139,12 @@ def lint_files(tasks: Sequence[FileTask], jobs: int) -> Iterator[FileResult]:
 
 
 def tasks_for(paths: Sequence[str], config: Any, select: list[str] | None, ignore: list[str] | None,
-              input_shapes: Mapping[str, list[int]]) -> list[FileTask]:
+              input_shapes: Mapping[str, list[int]], trt_version: str | None = None) -> list[FileTask]:
     """One task per model, with the configuration's per-file settings."""
     from graphfix.cli.config import file_options
 
     tasks = []
     for path in paths:
         file_select, file_ignore, shapes = file_options(config, path, select, ignore, input_shapes)
-        tasks.append(FileTask(str(path), file_select, file_ignore, shapes))
+        tasks.append(FileTask(str(path), file_select, file_ignore, shapes, trt_version))
     return tasks

@@ -171,3 +171,30 @@ def test_fix_takes_tolerances_and_input_shapes_from_the_configuration(tmp_path: 
     assert main(["fix", "resize.onnx", "-o", "out.onnx", "--atol", "0.125", "--input-shape", "x:2x3x8x8"]) == 0
     assert seen[-1]["atol"] == 0.125 and seen[-1]["rtol"] == 0.25  # the flag wins
     assert seen[-1]["input_shapes"] == {"x": [2, 3, 8, 8]}
+
+
+def test_ignore_from_the_file_and_from_the_flag_add_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    _models(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "graphfix.toml", 'ignore = ["GF2"]\n')
+    assert _codes(capsys, ".") == {"view.onnx": ["GF101"], "resize.onnx": []}
+    assert _codes(capsys, ".", "--ignore", "GF1") == {"view.onnx": [], "resize.onnx": []}
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_trt_version_from_the_file_reaches_the_gf5xx_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str], jobs: str) -> None:
+    import onnx
+    import onnx.parser
+
+    monkeypatch.chdir(tmp_path)
+    model = onnx.parser.parse_model('<ir_version: 8, opset_import: ["" : 18]>\n'
+                                    "agraph (float[N, 4] x) => (float[N, 4] y) { y = Relu(x) }")
+    onnx.save(model, str(tmp_path / "opset18.onnx"))
+    onnx.save(model, str(tmp_path / "opset18b.onnx"))
+    assert _codes(capsys, ".", "-j", jobs) == {"opset18.onnx": [], "opset18b.onnx": []}
+    write(tmp_path / "graphfix.toml", 'trt-version = "8.6"\n')  # its ONNX parser stops at opset 17
+    assert all(codes and all(c.startswith("GF5") for c in codes)
+               for codes in _codes(capsys, ".", "-j", jobs).values())
+    assert _codes(capsys, ".", "-j", jobs, "--trt-version", "10") == {"opset18.onnx": [], "opset18b.onnx": []}
