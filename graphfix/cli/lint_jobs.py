@@ -131,11 +131,24 @@ def lint_files(tasks: Sequence[FileTask], jobs: int) -> Iterator[FileResult]:
         for task in tasks:
             yield lint_file(task)
         return
-    # forkserver, not fork: a forked child of a threaded parent can deadlock.
-    import multiprocessing
-
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
         yield from pool.map(_lint_detached, tasks, chunksize=1)
+
+
+def _pool_context() -> Any:
+    """``fork`` after importing what lint uses, so workers start in milliseconds instead of each importing
+    onnx-ir (and sympy) again; ``forkserver`` when the parent has threads (a forked child of a threaded
+    parent can deadlock) or fork does not exist."""
+    import multiprocessing
+    import threading
+
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        import graphfix.ir  # noqa: F401
+        from graphfix.linting import all_rules
+
+        all_rules()  # imports every rule module
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver")
 
 
 def tasks_for(paths: Sequence[str], config: Any, select: list[str] | None, ignore: list[str] | None,
