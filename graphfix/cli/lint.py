@@ -50,6 +50,9 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     config = config_of(args)
     apply_config(args, config)
     trt_version = check_version_text(args.trt_version)  # checked before any model is read
+    from graphfix.linting import parse_selectors
+
+    parse_selectors(args.select), parse_selectors(args.ignore)  # a bad selector: one error, before any model
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     models = collect_models(args.paths, exclude=args.exclude or [], excluded=config.excluded)
