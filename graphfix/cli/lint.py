@@ -44,14 +44,12 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     from graphfix.cli.lint_jobs import default_jobs, lint_files, tasks_for
     from graphfix.cli.paths import collect_models
     from graphfix.errors import UsageError
-
+    from graphfix.linting import parse_selectors
     from graphfix.targets.target import check_version_text
 
     config = config_of(args)
     apply_config(args, config)
     trt_version = check_version_text(args.trt_version)  # checked before any model is read
-    from graphfix.linting import parse_selectors
-
     parse_selectors(args.select), parse_selectors(args.ignore)  # a bad selector: one error, before any model
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")

@@ -26,7 +26,6 @@ from graphfix.ir.loading import LoadedModel
 from graphfix.linting.plans import FixPlan
 from graphfix.linting.trace import NearMiss
 
-
 FindingSeverity = Literal["error", "info"]
 """How a finding counts: ``error`` fails the run, ``info`` is shown and marked only."""
 
