@@ -16,6 +16,8 @@ from graphfix.rules.gf201_resize_sizes import ResizeBySizes  # noqa: E402
 from graphfix.rules.gf202_resize_runtime_scales import ResizeRuntimeScales  # noqa: E402
 from graphfix.rules.gf301_dynamic_non_batch_dim import DynamicNonBatchDim  # noqa: E402
 from graphfix.rules.gf302_static_batch import StaticBatch  # noqa: E402
+from graphfix.rules.gf401_plugin_node import PluginNode  # noqa: E402
+from graphfix.rules.gf402_no_reference import NoReference  # noqa: E402
 from graphfix.rules.gf901_data_dependent_shape import DataDependentShape  # noqa: E402
 from graphfix.rules.gf902_analysis_incomplete import AnalysisIncomplete  # noqa: E402
 from graphfix.rules.gf999_rule_crashed import RuleCrashed  # noqa: E402
@@ -28,6 +30,8 @@ RULES = (
     ResizeRuntimeScales,
     DynamicNonBatchDim,
     StaticBatch,
+    PluginNode,
+    NoReference,
     DataDependentShape,
     AnalysisIncomplete,
 )

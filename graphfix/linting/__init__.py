@@ -13,13 +13,22 @@ one crashing rule hide the others' findings.
 """
 
 from graphfix.linting.engine import Report, lint_loaded, run_rules, sort_findings
-from graphfix.linting.plans import BatchShape, FixPlan, SetDims, SetInputs, declared_dim, resize_scales_plan
+from graphfix.linting.plans import (
+    BatchShape,
+    FixPlan,
+    ReplaceOp,
+    SetDims,
+    SetInputs,
+    declared_dim,
+    resize_scales_plan,
+)
 from graphfix.linting.registry import (
     all_rules,
     documented_rules,
     is_selected,
     parse_selectors,
     rule_by_code,
+    rule_by_name,
     rule_for_tensorrt_error,
 )
 from graphfix.linting.rule import (
@@ -34,7 +43,7 @@ from graphfix.linting.rule import (
 )
 from graphfix.linting.trace import NearMiss
 
-__all__ = ["BatchShape", "Context", "Finding", "FixAvailability", "FixPlan", "NearMiss", "Options", "Report",
+__all__ = ["BatchShape", "Context", "Finding", "FixAvailability", "FixPlan", "NearMiss", "Options", "ReplaceOp", "Report",
            "Rule", "Safety", "SetDims", "SetInputs", "Severity", "TensorRTError", "all_rules", "declared_dim",
            "documented_rules", "is_selected", "lint_loaded", "parse_selectors", "resize_scales_plan",
-           "rule_by_code", "rule_for_tensorrt_error", "run_rules", "sort_findings"]
+           "rule_by_code", "rule_by_name", "rule_for_tensorrt_error", "run_rules", "sort_findings"]

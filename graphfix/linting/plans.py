@@ -75,7 +75,30 @@ class BatchShape:
         return f"{node_label(self.node)}: input {self.index} := [{', '.join(parts)}]"
 
 
-FixPlan = SetInputs | SetDims | BatchShape
+@dataclass(frozen=True)
+class ReplaceOp:
+    """Give a node another op type and domain, keeping its inputs, outputs and name: ``drop`` removes
+    attributes, ``attributes`` adds string attributes the node does not have yet (those it has win), and
+    the domain is imported when the model does not import it. A tensorRT_Pro ``Plugin`` node becoming the
+    stock TensorRT plugin form (``graphfix.plugins.stock``) is one."""
+
+    node: ir.Node
+    op_type: str
+    domain: str
+    attributes: tuple[tuple[str, str], ...] = ()
+    drop: tuple[str, ...] = ()
+    note: str = ""  # shown after the plan (a warning)
+
+    def describe(self) -> str:
+        added = ", ".join(f"{key}={value!r}" for key, value in self.attributes)
+        kept = [key for key in self.node.attributes if key not in self.drop]
+        text = (f"{node_label(self.node)}: {self.node.domain + '::' if self.node.domain else ''}{self.node.op_type} := "
+                f"{self.domain}::{self.op_type}" + (f" ({added}" if added else " (")
+                + (f"{', ' if added else ''}keeps {', '.join(kept)}" if kept else "") + ")")
+        return text.replace(" ()", "") + (f"; warning: {self.note}" if self.note else "")
+
+
+FixPlan = SetInputs | SetDims | BatchShape | ReplaceOp
 
 
 def resize_scales_plan(node: ir.Node, scales: np.ndarray, opset: int, check_batch: int | None = None) -> SetInputs:

@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import onnx_ir as ir
 
@@ -25,6 +25,9 @@ from graphfix.ir.graphutil import node_label
 from graphfix.ir.loading import LoadedModel
 from graphfix.linting.plans import FixPlan
 from graphfix.linting.trace import NearMiss
+
+if TYPE_CHECKING:
+    from graphfix.plugins.registry import Registry
 
 
 class FixAvailability(enum.Enum):
@@ -125,6 +128,10 @@ class Options:
 
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     reshape_overrides: dict[str, list[int]] = field(default_factory=dict)
+    # Reference implementations of custom ops (--custom-ops; None: the active registry).
+    custom_ops: Registry | None = None
+    plugins: tuple[str, ...] = ()  # --plugins files: TensorRT plugins known for custom ops
+    plugin_namespace: str = ""  # --plugin-namespace: written on the stock plugin form
 
 
 @dataclass

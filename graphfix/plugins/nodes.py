@@ -20,7 +20,7 @@ import onnx
 import onnx.defs
 import onnx_ir as ir
 
-from graphfix.plugins.registry import NodeView, Registry, default_registry
+from graphfix.plugins.registry import NodeView, Registry, active_registry, default_registry
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training"})
 
@@ -104,11 +104,19 @@ def missing_implementations(model: ModelLike, registry: Registry | None = None) 
     Nothing is verified through such a node: the pipeline refuses with ``no_reference_message`` (GF402)
     unless the user passed ``--no-verify``.
     """
-    registry = registry if registry is not None else default_registry
+    registry = registry if registry is not None else active_registry()
     return [node for node in custom_nodes(model) if registry.lookup(node) is None]
 
 
-GF402 = "GF402"
+# The rule that reports a custom op without a reference (its code is the rule's data, asked by name).
+NO_REFERENCE_RULE = "custom-op-without-reference"
+
+
+def no_reference_code() -> str:
+    """The code of the rule reporting custom ops without a reference (GF402), from the rule registry."""
+    from graphfix.linting.registry import rule_by_name
+
+    return rule_by_name(NO_REFERENCE_RULE).code
 
 
 def no_reference_message(nodes: list[ir.Node]) -> str:
@@ -116,7 +124,7 @@ def no_reference_message(nodes: list[ir.Node]) -> str:
     ops = sorted({NodeView.of(n).op for n in nodes})
     where = ", ".join(repr(NodeView.of(n).label) for n in nodes[:3]) + (" ..." if len(nodes) > 3 else "")
     names = ", ".join(ops)
-    return (f"{GF402} custom operator {names} (node {where}) has no reference implementation, so graphfix "
+    return (f"{no_reference_code()} custom operator {names} (node {where}) has no reference implementation, so graphfix "
             f"cannot run or verify the model through it. Give one with --custom-ops FILE.py (a function "
             f"named {ops[0]} taking the inputs as numpy arrays and the attributes as keyword arguments) or "
             f"graphfix.register_op({ops[0]!r}, fn); TensorRT needs the plugin itself: --plugins FILE.py|lib.so "
