@@ -8,6 +8,7 @@
     result = graphfix.fix("model.onnx", "fixed.onnx")  # rewritten, verified, written atomically
     compiled = graphfix.compile("fixed.onnx", precision="fp16", reference="model.onnx")
     runner = graphfix.load("fixed.onnx")               # run it: {input name: array} -> {output name: array}
+    graphfix.register_op("HSwish", fn)                 # a custom op's reference: verify through it
 
     from graphfix.export import export                 # torch -> ONNX, only the batch dynamic (needs torch)
 
@@ -36,7 +37,8 @@ from graphfix.errors import (  # noqa: E402
 )
 from graphfix.ir.loading import ModelSource  # noqa: E402
 from graphfix.linting import Finding, Report, Safety  # noqa: E402
+from graphfix.plugins.registry import register_op  # noqa: E402
 
 __all__ = ["CalibrationError", "CompileError", "Finding", "GraphfixError", "MissingDependencyError", "ModelError",
            "ModelSource", "PrecisionError", "Report", "Safety", "TensorRTBuildError", "UsageError",
-           "VerificationError", "WriteError", "__version__", "compile", "fix", "lint", "load"]
+           "VerificationError", "WriteError", "__version__", "compile", "fix", "lint", "load", "register_op"]

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from graphfix.compiling import CompileResult, Runner
     from graphfix.fixing import FixResult, ReshapeHook
     from graphfix.linting import Report
+    from graphfix.plugins import Registry
+
 
 Precision = Literal["fp32", "fp16", "int8"]
 Backend = Literal["tensorrt", "onnxruntime"]
@@ -29,6 +31,7 @@ def lint(
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     select: str | Sequence[str] | None = None,
     ignore: str | Sequence[str] | None = None,
+    custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
 ) -> Report:
     """Find the export-rule violations in a model. Read-only: the model is never modified.
 
@@ -37,6 +40,8 @@ def lint(
         input_shapes: Pins non-batch input dims, ``{"x": [1, 3, 224, 224]}``; dim 0 stays the dynamic batch.
         select: Rule code prefixes to run (``"GF1,GF201"`` or ``["GF1", "GF201"]``); default all.
         ignore: Rule code prefixes to skip.
+        custom_ops: Reference implementations of custom ops (a ``graphfix.plugins.Registry`` or
+            ``--custom-ops`` files): the analysis runs them, so shapes after a custom op are known.
 
     Returns:
         The :class:`~graphfix.linting.Report`: findings in graph order (``report.findings``), the near
@@ -49,9 +54,14 @@ def lint(
     from graphfix.ir.loading import load as load_model
     from graphfix.linting import Options, lint_loaded, parse_selectors
 
+    from graphfix.plugins import registry_from, using
+
+    registry = registry_from(custom_ops)
     loaded = load_model(model)
-    options = Options(input_shapes={name: [int(d) for d in dims] for name, dims in (input_shapes or {}).items()})
-    report, _ = lint_loaded(loaded, options, parse_selectors(select), parse_selectors(ignore))
+    options = Options(input_shapes={name: [int(d) for d in dims] for name, dims in (input_shapes or {}).items()},
+                      custom_ops=registry)
+    with using(registry):
+        report, _ = lint_loaded(loaded, options, parse_selectors(select), parse_selectors(ignore))
     return report
 
 
@@ -73,6 +83,8 @@ def fix(
     force: bool = False,
     in_place: bool = False,
     dry_run: bool = False,
+    custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
+    plugin_namespace: str = "",
 ) -> FixResult:
     """Rewrite a model so it follows the export rules, verify it, and (with ``output``) write it.
 
@@ -96,6 +108,10 @@ def fix(
         force: Write the model even if verification fails.
         in_place: Allow ``output`` to be the input file.
         dry_run: Plan and apply in memory only: no validation, verification or output.
+        custom_ops: Reference implementations of custom ops (a ``graphfix.plugins.Registry`` or
+            ``--custom-ops`` files), which the analysis and the verification run them through.
+        plugin_namespace: ``plugin_namespace`` of the stock plugin form GF401's fix writes; "" (what C++
+            creators register under) by default; a ``tensorrt.plugin`` Python plugin needs a non-empty one.
 
     Returns:
         The :class:`~graphfix.fixing.FixResult`: the new model, the findings applied and remaining, op
@@ -108,13 +124,15 @@ def fix(
         VerificationError: The fixed model fails ``onnx.checker`` or does not match the original
             (nothing is written unless ``force``).
         MissingDependencyError: Verification needs onnxruntime and Polygraphy (or ``verify=False``).
+        MissingReference: A custom op has no reference implementation (GF402; ``verify=False`` skips).
     """
     from graphfix.fixing import fix as run_fix
 
     return run_fix(model, None if output is None else Path(output), input_shapes=input_shapes, reshape=reshape,
                    reshape_hook=reshape_hook, dynamic_batch=dynamic_batch, unsafe_fixes=unsafe_fixes,
                    select=select, ignore=ignore, verify=verify, input_ranges=input_ranges, atol=atol, rtol=rtol,
-                   force=force, in_place=in_place, dry_run=dry_run)
+                   force=force, in_place=in_place, dry_run=dry_run, custom_ops=custom_ops,
+                   plugin_namespace=plugin_namespace)
 
 
 def compile(  # noqa: A001 - the verb users know from the CLI
@@ -132,6 +150,8 @@ def compile(  # noqa: A001 - the verb users know from the CLI
     input_ranges: Mapping[str, tuple[float, float]] | None = None,
     workspace_bytes: int | None = None,
     optimization_level: int | None = None,
+    custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
+    plugins: Sequence[str | os.PathLike[str]] = (),
 ) -> CompileResult:
     """Precision transform, engine and comparison for an (already fixed) ONNX file.
 
@@ -150,6 +170,8 @@ def compile(  # noqa: A001 - the verb users know from the CLI
         input_ranges: Value ranges of random inputs, ``{"ids": (0, 30521)}``.
         workspace_bytes: TensorRT workspace limit in bytes.
         optimization_level: TensorRT builder optimisation level (0-5).
+        custom_ops: Reference implementations of custom ops, which every comparison runs them through.
+        plugins: TensorRT plugins loaded before parsing: ``tensorrt.plugin`` Python files, C++ libraries.
 
     Returns:
         The :class:`~graphfix.compiling.CompileResult` (``passed``, the comparisons, the engine report).
@@ -168,10 +190,11 @@ def compile(  # noqa: A001 - the verb users know from the CLI
     return compile_model(Path(model), precision=precision, backend=backend, reference=reference, output_base=output_base,
                          engine=engine, max_batch=max_batch, opt_batch=opt_batch, calib_data=calib_data,
                          input_shapes=input_shapes, input_ranges=input_ranges, workspace_bytes=workspace_bytes,
-                         optimization_level=optimization_level)
+                         optimization_level=optimization_level, custom_ops=custom_ops, plugins=plugins)
 
 
-def load(path: str | os.PathLike[str]) -> Runner:
+def load(path: str | os.PathLike[str], *,
+         custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None) -> Runner:
     """A runner for an ONNX model (ONNX Runtime) or a TensorRT engine (``.engine``, ``.plan``, ``.trt``):
     ``runner({input name: array}) -> {output name: array}``.
 
@@ -181,5 +204,7 @@ def load(path: str | os.PathLike[str]) -> Runner:
         MissingDependencyError: onnxruntime (or TensorRT and Polygraphy for an engine) is not installed.
     """
     from graphfix.compiling.runner import load as load_runner
+    from graphfix.plugins import registry_from, using
 
-    return load_runner(Path(path))
+    with using(registry_from(custom_ops)):  # a model's custom ops run through these references
+        return load_runner(Path(path))

@@ -30,10 +30,11 @@ RULES = (
     ResizeRuntimeScales,
     DynamicNonBatchDim,
     StaticBatch,
-    PluginNode,
-    NoReference,
     DataDependentShape,
     AnalysisIncomplete,
+    # New rules are appended, so the SARIF ruleIndex of the older ones stays the same.
+    PluginNode,
+    NoReference,
 )
 
 UNREADABLE_MODEL = UnreadableModel

@@ -18,12 +18,12 @@ from rich.console import Console
 
 from graphfix import __version__
 from graphfix.cli import compile as compile_command
-from graphfix.cli import fix, lint, rules, run
+from graphfix.cli import fix, lint, plugin, rules, run
 from graphfix.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Parser, report_error, report_internal
 from graphfix.errors import GraphfixError
 
 # The subcommands, in the order ``graphfix --help`` lists them; each module has add_parsers().
-COMMANDS: tuple[ModuleType, ...] = (lint, rules, fix, compile_command, run)
+COMMANDS: tuple[ModuleType, ...] = (lint, rules, fix, compile_command, run, plugin)
 
 __all__ = ["COMMANDS", "EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "build_parser", "main"]
 
@@ -48,7 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     try:
-        code: int = args.run(args, console, errors)
+        from graphfix.plugins import registry_from, using
+
+        # --custom-ops: the references every stage of this command runs custom ops through.
+        with using(registry_from(getattr(args, "custom_ops", None) or None)):
+            code: int = args.run(args, console, errors)
         return code
     except GraphfixError as error:
         report_error(errors, error, args)

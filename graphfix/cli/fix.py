@@ -14,6 +14,7 @@ from rich.table import Table
 from graphfix.cli.common import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
+    add_custom_ops_option,
     add_model_options,
     parse_input_ranges,
     parse_input_shapes,
@@ -33,6 +34,7 @@ def add_parsers(commands: Any) -> None:
     fix.add_argument("-o", "--output", metavar="OUT", help="where to write the fixed model")
     fix.add_argument("--in-place", action="store_true", help="allow -o to name the input file")
     add_model_options(fix)
+    add_custom_ops_option(fix)
     fix.add_argument("--reshape", action="append", default=[], metavar="NODE=DIMS",
                      help="set a Reshape node's target, e.g. /head/Reshape=-1,25 (the seed's reshape hook)")
     fix.add_argument("--dynamic-batch", action="store_true",
@@ -47,6 +49,10 @@ def add_parsers(commands: Any) -> None:
     fix.add_argument("--rtol", type=float, default=None, help="relative tolerance of the verification")
     fix.add_argument("--diff", action="store_true", help="show what would change; write nothing")
     fix.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    fix.add_argument("--plugin-namespace", default="", metavar="NS",
+                     help="plugin_namespace written on the stock plugin form (GF401's fix); default \"\", what "
+                          "C++ creators register under. A Python plugin (tensorrt.plugin, `graphfix plugin`) "
+                          "cannot use the empty namespace: give the one it registers")
     add_compile_options(fix, precision_flag="--compile")
     fix.set_defaults(run=run)
 
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
         force=args.force,
         in_place=args.in_place,
         dry_run=args.diff,
+        plugin_namespace=args.plugin_namespace,
     )
     compiled = None
     if args.precision is not None and not args.diff:
@@ -82,7 +89,8 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
             args.output, precision=args.precision, backend=args.backend, reference=args.path,
             engine=args.engine, max_batch=args.max_batch, opt_batch=args.opt_batch, calib_data=args.calib_data,
             input_shapes=parse_input_shapes(args.input_shape), input_ranges=parse_input_ranges(args.input_range),
-            workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level)
+            workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level,
+            plugins=args.plugins)
     if args.format == "json":
         document = {"file": args.path, **result.to_dict()}
         if compiled is not None:

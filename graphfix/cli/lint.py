@@ -13,6 +13,7 @@ from graphfix.cli.common import (
     EXIT_CLEAN,
     EXIT_ERROR,
     EXIT_FINDINGS,
+    add_custom_ops_option,
     add_model_options,
     parse_input_shapes,
     report_error,
@@ -25,6 +26,7 @@ def add_parsers(commands: Any) -> None:
     lint = commands.add_parser("lint", help="report rule violations (exit 1 if any)")
     lint.add_argument("paths", nargs="+", metavar="PATH", help="ONNX model files")
     add_model_options(lint)
+    add_custom_ops_option(lint)
     lint.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="output format")
     lint.add_argument("--output-file", metavar="FILE", help="write the report here instead of stdout")
     lint.add_argument("--explain", metavar="NODE",

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from graphfix.cli.common import EXIT_CLEAN, parse_input_ranges
+from graphfix.cli.common import EXIT_CLEAN, add_custom_ops_option, parse_input_ranges
 from graphfix.errors import GraphfixError, UsageError
 
 
@@ -25,6 +25,7 @@ def add_parsers(commands: Any) -> None:
     run_parser.add_argument("--input-range", action="append", default=[], metavar="NAME:LO,HI")
     run_parser.add_argument("--save-outputs", metavar="FILE.npz", help="save the outputs")
     run_parser.add_argument("--seed", type=int, default=0)
+    add_custom_ops_option(run_parser)
     run_parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
     run_parser.set_defaults(run=run)
 

@@ -88,14 +88,16 @@ class ReplaceOp:
     attributes: tuple[tuple[str, str], ...] = ()
     drop: tuple[str, ...] = ()
     note: str = ""  # shown after the plan (a warning)
+    before: str = ""  # what the node was when planned, e.g. "Plugin(name='HSwish')"
+    kept: tuple[str, ...] = ()  # the attributes kept as they are
 
     def describe(self) -> str:
-        added = ", ".join(f"{key}={value!r}" for key, value in self.attributes)
-        kept = [key for key in self.node.attributes if key not in self.drop]
-        text = (f"{node_label(self.node)}: {self.node.domain + '::' if self.node.domain else ''}{self.node.op_type} := "
-                f"{self.domain}::{self.op_type}" + (f" ({added}" if added else " (")
-                + (f"{', ' if added else ''}keeps {', '.join(kept)}" if kept else "") + ")")
-        return text.replace(" ()", "") + (f"; warning: {self.note}" if self.note else "")
+        added = [f"{key}={value!r}" for key, value in self.attributes]
+        if self.kept:
+            added.append(f"keeps {', '.join(self.kept)}")
+        text = (f"{node_label(self.node)}: {self.before or self.node.op_type} := {self.domain}::{self.op_type}"
+                + (f" ({', '.join(added)})" if added else ""))
+        return text + (f"; warning: {self.note}" if self.note else "")
 
 
 FixPlan = SetInputs | SetDims | BatchShape | ReplaceOp

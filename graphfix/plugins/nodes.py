@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,9 +28,20 @@ STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.trai
 ModelLike = str | os.PathLike[str] | onnx.ModelProto | ir.Model
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
+def _ort_schemas(imported: bool) -> frozenset[tuple[str, str]]:
+    return _ort_operators_now() if imported else frozenset()
+
+
 def _ort_operators() -> frozenset[tuple[str, str]]:
-    """(domain, op type) of every operator ONNX Runtime registers a schema for (contrib ops included)."""
+    return _ort_schemas("onnxruntime" in sys.modules)
+
+
+def _ort_operators_now() -> frozenset[tuple[str, str]]:
+    """(domain, op type) of every operator ONNX Runtime registers a schema for (contrib ops included).
+
+    Only once ONNX Runtime is imported: ``graphfix lint`` never imports it (``runs_natively`` then takes
+    ONNX Runtime's own domains as native)."""
     try:
         from onnxruntime.capi import onnxruntime_pybind11_state as state
 
@@ -46,7 +58,10 @@ def runs_natively(op_type: str, domain: str) -> bool:
             return True
     except Exception:  # noqa: BLE001 - onnx raises for domains it does not know
         pass
-    return (domain, op_type) in _ort_operators()
+    known = _ort_operators()
+    if not known:  # ONNX Runtime not imported (lint): its own domains run natively
+        return domain.startswith("com.microsoft")
+    return (domain, op_type) in known
 
 
 def as_ir(model: ModelLike) -> ir.Model:
@@ -129,4 +144,4 @@ def no_reference_message(nodes: list[ir.Node]) -> str:
             f"named {ops[0]} taking the inputs as numpy arrays and the attributes as keyword arguments) or "
             f"graphfix.register_op({ops[0]!r}, fn); TensorRT needs the plugin itself: --plugins FILE.py|lib.so "
             f"(`graphfix plugin MODEL --op {ops[0]} -o {ops[0].lower()}_plugin.py` writes a Python one); "
-            "or pass --no-verify to skip verification")
+            "or pass verify=False to skip verification")

@@ -39,6 +39,7 @@ import contextvars
 import importlib.util
 import inspect
 import itertools
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -316,7 +317,7 @@ def using(registry: Registry | None) -> Iterator[Registry]:
         _active.reset(token)
 
 
-def registry_from(custom_ops: Registry | Iterable[str | Path] | None) -> Registry | None:
+def registry_from(custom_ops: Registry | Iterable[str | os.PathLike[str]] | None) -> Registry | None:
     """A registry from the library's ``custom_ops=`` (a Registry, or --custom-ops files), None for None.
 
     Files are loaded into a new registry that falls back on ``default_registry``'s registrations.
@@ -344,7 +345,7 @@ SHAPE_SUFFIX = "_shape"
 _module_ids = itertools.count()
 
 
-def load_custom_ops(path: str | Path, model_ops: Iterable[str] | None = None,
+def load_custom_ops(path: str | os.PathLike[str], model_ops: Iterable[str] | None = None,
                     registry: Registry | None = None) -> list[str]:
     """Import ``--custom-ops FILE.py`` and register its functions; returns the op names registered.
 

@@ -62,7 +62,7 @@ class MissingReference(GraphfixError):
 
         self.code = no_reference_code()
         self.nodes = nodes
-        super().__init__(no_reference_message(nodes))
+        super().__init__(no_reference_message(nodes), parameters=("verify=False",))
 
 
 class UnsupportedCustomNode(GraphfixError):

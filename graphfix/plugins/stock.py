@@ -85,7 +85,8 @@ class StockPluginForm:
         """The plan as the editor applies it (``graphfix.linting.plans.ReplaceOp``)."""
         return ReplaceOp(self.node, self.op_type, self.domain,
                          (("plugin_version", self.version), ("plugin_namespace", self.namespace)),
-                         drop=(PLUGIN_NAME_ATTRIBUTE,), note=self.warning or "")
+                         drop=(PLUGIN_NAME_ATTRIBUTE,), note=self.warning or "",
+                         before=f"{PLUGIN_OP}(name={self.op_type!r})", kept=self.kept)
 
     def describe(self) -> str:
         text = (f"{self.label}: {PLUGIN_OP}(name={self.op_type!r}) := {self.domain}::{self.op_type} "
