@@ -30,7 +30,7 @@ Semantics the rules rely on:
   (the parser's "weights"); ``"build-time"`` means any value TensorRT can compute without running the
   network (constants and arithmetic on static shapes).
 
-Importing this package costs nothing: the data model (``graphfix.targets._support``) and the tables load
+Importing this package costs nothing: the data model (``graphfix.targets._support``), the loader (``_loader``) and the tables load
 on first use, so ``graphfix lint`` pays only when a GF5xx rule runs. ``resolve`` raises ``UsageError``
 for a version without a table; a malformed packaged table raises ``SupportTableError``.
 """
@@ -76,23 +76,23 @@ def resolve(version: str) -> SupportTable:
     """The support table for a TensorRT version: ``"10"`` is the newest 10.x table, ``"10.12"`` (or
     ``"10.12.0.36"``) exactly 10.12, ``"11.3"`` the table covering 11.3; anything else is a
     ``UsageError`` listing the available versions."""
-    from graphfix.targets import _support
+    from graphfix.targets import _loader
 
-    return _support.resolve(version)
+    return _loader.resolve(version)
 
 
 def available_versions() -> tuple[str, ...]:
     """The TensorRT versions that have a table, oldest first (``"8.6"``, ``"10.0"``, ...)."""
-    from graphfix.targets import _support
+    from graphfix.targets import _loader
 
-    return _support.available_versions()
+    return _loader.available_versions()
 
 
 def covered_versions() -> Mapping[str, str]:
     """Every MAJOR.MINOR a table covers -> that table's version (``"11.3"`` -> ``"11.2"``)."""
-    from graphfix.targets import _support
+    from graphfix.targets import _loader
 
-    return _support.covered_versions()
+    return _loader.covered_versions()
 
 
 def is_default_domain(domain: str | None) -> bool:
@@ -102,9 +102,9 @@ def is_default_domain(domain: str | None) -> bool:
 
 def iter_tables() -> Any:
     """Every table, resolved, oldest first."""
-    from graphfix.targets import _support
+    from graphfix.targets import _loader
 
-    return _support.iter_tables()
+    return _loader.iter_tables()
 
 
 def __getattr__(name: str) -> Any:

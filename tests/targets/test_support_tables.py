@@ -16,7 +16,7 @@ import pytest
 
 from graphfix import targets
 from graphfix.errors import UsageError
-from graphfix.targets import _support
+from graphfix.targets import _loader, _support
 
 TABLES = Path(targets.__file__).parent / "tables"
 RAW = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in TABLES.glob("trt-*.json")}
@@ -386,14 +386,14 @@ def test_import_is_lazy() -> None:
 
 
 def _load_with(monkeypatch: pytest.MonkeyPatch, version: str, mutate) -> None:
-    raw = {v: copy.deepcopy(dict(d)) for v, d in _support._raw_tables().items()}
+    raw = {v: copy.deepcopy(dict(d)) for v, d in _loader._raw_tables().items()}
     mutate(raw)
-    monkeypatch.setattr(_support, "_raw_tables", lambda: raw)
-    _support._load.cache_clear()
+    monkeypatch.setattr(_loader, "_raw_tables", lambda: raw)
+    _loader._load.cache_clear()
     try:
-        _support._load(version)
+        _loader._load(version)
     finally:
-        _support._load.cache_clear()
+        _loader._load.cache_clear()
 
 
 def _first(raw: dict, version: str, op: str) -> dict:
