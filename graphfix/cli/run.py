@@ -26,14 +26,20 @@ def add_parsers(commands: Any) -> None:
     run_parser.add_argument("--save-outputs", metavar="FILE.npz", help="save the outputs")
     run_parser.add_argument("--seed", type=int, default=0)
     add_custom_ops_option(run_parser)
+    run_parser.add_argument("--plugins", action="append", default=[], metavar="FILE.py|lib.so",
+                            help="TensorRT plugins an engine uses, loaded before it is deserialized")
     run_parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
     run_parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
-    from graphfix.compiling.runner import load, random_feeds
+    from graphfix.compiling.runner import ENGINE_SUFFIXES, load, random_feeds
     from graphfix.ir.saving import write_bytes_atomic
 
+    if args.plugins and Path(args.path).suffix.lower() in ENGINE_SUFFIXES:
+        from graphfix.plugins.loader import load_plugins
+
+        load_plugins(args.plugins)  # an engine with plugins needs their creators registered first
     runner = load(args.path)
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
