@@ -31,6 +31,7 @@ def lint(
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     select: str | Sequence[str] | None = None,
     ignore: str | Sequence[str] | None = None,
+    trt_version: str | None = None,
     custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
 ) -> Report:
     """Find the export-rule violations in a model. Read-only: the model is never modified.
@@ -40,26 +41,31 @@ def lint(
         input_shapes: Pins non-batch input dims, ``{"x": [1, 3, 224, 224]}``; dim 0 stays the dynamic batch.
         select: Rule code prefixes to run (``"GF1,GF201"`` or ``["GF1", "GF201"]``); default all.
         ignore: Rule code prefixes to skip.
+        trt_version: The TensorRT version the GF5xx rules check: ``"8.6"``, ``"10"`` (its newest table),
+            ``"10.12"``, ``"11"``; default the installed TensorRT's, else the newest support table.
         custom_ops: Reference implementations of custom ops (a ``graphfix.plugins.Registry`` or
             ``--custom-ops`` files): the analysis runs them, so shapes after a custom op are known.
 
     Returns:
-        The :class:`~graphfix.linting.Report`: findings in graph order (``report.findings``), the near
-        misses (``report.explain(node)``).
+        The :class:`~graphfix.linting.Report`: findings in graph order (``report.findings``; ``info`` ones
+        never fail a run: ``report.errors``), the near misses (``report.explain(node)``), the TensorRT
+        version checked (``report.trt_version``).
 
     Raises:
         ModelError: The model cannot be read or is not a valid graph.
-        UsageError: ``input_shapes`` names no input or has the wrong rank; a selector matches no rule.
+        UsageError: ``input_shapes`` names no input or has the wrong rank; a selector matches no rule;
+            ``trt_version`` has no support table.
     """
     from graphfix.ir.loading import load as load_model
     from graphfix.linting import Options, lint_loaded, parse_selectors
+    from graphfix.targets.target import check_version_text
 
     from graphfix.plugins import registry_from, using
 
     registry = registry_from(custom_ops)
-    loaded = load_model(model)
     options = Options(input_shapes={name: [int(d) for d in dims] for name, dims in (input_shapes or {}).items()},
-                      custom_ops=registry)
+                      trt_version=check_version_text(trt_version), custom_ops=registry)
+    loaded = load_model(model)
     with using(registry):
         report, _ = lint_loaded(loaded, options, parse_selectors(select), parse_selectors(ignore))
     return report
@@ -83,6 +89,7 @@ def fix(
     force: bool = False,
     in_place: bool = False,
     dry_run: bool = False,
+    trt_version: str | None = None,
     custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
     plugin_namespace: str = "",
 ) -> FixResult:
@@ -108,6 +115,8 @@ def fix(
         force: Write the model even if verification fails.
         in_place: Allow ``output`` to be the input file.
         dry_run: Plan and apply in memory only: no validation, verification or output.
+        trt_version: The TensorRT version the GF5xx rules check (see :func:`lint`); a model above its
+            parser's opset is converted down (verified).
         custom_ops: Reference implementations of custom ops (a ``graphfix.plugins.Registry`` or
             ``--custom-ops`` files), which the analysis and the verification run them through.
         plugin_namespace: ``plugin_namespace`` of the stock plugin form GF401's fix writes; "" (what C++
@@ -131,8 +140,8 @@ def fix(
     return run_fix(model, None if output is None else Path(output), input_shapes=input_shapes, reshape=reshape,
                    reshape_hook=reshape_hook, dynamic_batch=dynamic_batch, unsafe_fixes=unsafe_fixes,
                    select=select, ignore=ignore, verify=verify, input_ranges=input_ranges, atol=atol, rtol=rtol,
-                   force=force, in_place=in_place, dry_run=dry_run, custom_ops=custom_ops,
-                   plugin_namespace=plugin_namespace)
+                   force=force, in_place=in_place, dry_run=dry_run, trt_version=trt_version,
+                   custom_ops=custom_ops, plugin_namespace=plugin_namespace)
 
 
 def compile(  # noqa: A001 - the verb users know from the CLI
@@ -150,6 +159,7 @@ def compile(  # noqa: A001 - the verb users know from the CLI
     input_ranges: Mapping[str, tuple[float, float]] | None = None,
     workspace_bytes: int | None = None,
     optimization_level: int | None = None,
+    trt_version: str | None = None,
     custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
     plugins: Sequence[str | os.PathLike[str]] = (),
 ) -> CompileResult:
@@ -170,6 +180,10 @@ def compile(  # noqa: A001 - the verb users know from the CLI
         input_ranges: Value ranges of random inputs, ``{"ids": (0, 30521)}``.
         workspace_bytes: TensorRT workspace limit in bytes.
         optimization_level: TensorRT builder optimisation level (0-5).
+        trt_version: The target TensorRT (see :func:`lint`). With the TensorRT backend the graph TensorRT
+            parses is checked against it first (``result.target_findings``; errors stop the build); where
+            TensorRT is not installed, ``backend="tensorrt"`` writes the trtexec and Polygraphy commands for
+            it beside the model (``result.commands``) instead of building.
         custom_ops: Reference implementations of custom ops, which every comparison runs them through.
         plugins: TensorRT plugins loaded before parsing: ``tensorrt.plugin`` Python files, C++ libraries.
 
@@ -182,7 +196,7 @@ def compile(  # noqa: A001 - the verb users know from the CLI
         CalibrationError: ``calib_data`` does not fit the model.
         PrecisionError: The precision transform failed or made a model TensorRT would refuse.
         TensorRTBuildError: TensorRT could not parse the model or build the engine (with the rule that helps).
-        GraphfixError: TensorRT was asked for and is not installed (or too old).
+        GraphfixError: TensorRT was asked for and is too old.
         MissingDependencyError: ONNX Runtime, Polygraphy or onnxconverter-common is not installed.
     """
     from graphfix.compiling import compile_model
@@ -190,7 +204,8 @@ def compile(  # noqa: A001 - the verb users know from the CLI
     return compile_model(Path(model), precision=precision, backend=backend, reference=reference, output_base=output_base,
                          engine=engine, max_batch=max_batch, opt_batch=opt_batch, calib_data=calib_data,
                          input_shapes=input_shapes, input_ranges=input_ranges, workspace_bytes=workspace_bytes,
-                         optimization_level=optimization_level, custom_ops=custom_ops, plugins=plugins)
+                         optimization_level=optimization_level, trt_version=trt_version,
+                         custom_ops=custom_ops, plugins=plugins)
 
 
 def load(path: str | os.PathLike[str], *,

@@ -18,6 +18,12 @@ from graphfix.rules.gf301_dynamic_non_batch_dim import DynamicNonBatchDim  # noq
 from graphfix.rules.gf302_static_batch import StaticBatch  # noqa: E402
 from graphfix.rules.gf401_plugin_node import PluginNode  # noqa: E402
 from graphfix.rules.gf402_no_reference import NoReference  # noqa: E402
+from graphfix.rules.gf501_operator_not_imported import OperatorNotImported  # noqa: E402
+from graphfix.rules.gf502_unsupported_attribute_or_input import UnsupportedAttributeOrInput  # noqa: E402
+from graphfix.rules.gf503_unsupported_data_type import UnsupportedDataType  # noqa: E402
+from graphfix.rules.gf504_opset_out_of_range import OpsetOutOfRange  # noqa: E402
+from graphfix.rules.gf505_unsupported_qdq import UnsupportedQdq  # noqa: E402
+from graphfix.rules.gf506_plugin_required import PluginRequired  # noqa: E402
 from graphfix.rules.gf901_data_dependent_shape import DataDependentShape  # noqa: E402
 from graphfix.rules.gf902_analysis_incomplete import AnalysisIncomplete  # noqa: E402
 from graphfix.rules.gf999_rule_crashed import RuleCrashed  # noqa: E402
@@ -30,6 +36,12 @@ RULES = (
     ResizeRuntimeScales,
     DynamicNonBatchDim,
     StaticBatch,
+    OperatorNotImported,
+    UnsupportedAttributeOrInput,
+    UnsupportedDataType,
+    OpsetOutOfRange,
+    UnsupportedQdq,
+    PluginRequired,
     DataDependentShape,
     AnalysisIncomplete,
     # New rules are appended, so the SARIF ruleIndex of the older ones stays the same.

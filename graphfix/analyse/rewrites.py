@@ -256,3 +256,32 @@ def batch_source(analysis: Analysis) -> ir.Value | None:
         if dims and dims[0] == "batch":
             return value
     return None
+
+
+def squeeze_axes(analysis: Analysis, node: ir.Node) -> Rewrite:
+    """The constant axes input of a Squeeze without axes: the dims of its input that are 1 at every probe
+    (int64, ascending), or why there is none. Shared by the rules that ask for explicit axes (GF502 for
+    TensorRT's importer).
+
+    With only the batch dynamic, the dims that are 1 at every probe are the ones the model means; the batch
+    itself is 1 only at batch 1, where the axis-less Squeeze also drops it (verification at batch 1 shows
+    whether anything downstream sees that).
+    """
+    if node.op_type != "Squeeze" or not node.inputs or node.inputs[0] is None:
+        return _fail("not a Squeeze with an input")
+    if analysis.opset < 13:
+        return _fail(f"before opset 13 Squeeze's axes are an attribute (opset {analysis.opset}); re-export with "
+                     "x.squeeze(dim)")
+    source = node.inputs[0]
+    shapes = analysis.full_shapes(source)
+    if shapes is None:
+        return _fail("the Squeeze input's shape is not known")
+    if len({len(s) for s in shapes}) != 1:
+        return _fail("the Squeeze input's rank changes with the batch")
+    axes: list[int] = []
+    for axis in range(len(shapes[0])):
+        if analysis.dim_kind(source, axis) is Kind.CONSTANT and shapes[0][axis] == 1:
+            axes.append(axis)
+    if not axes:
+        return _fail("no dim of the Squeeze input is 1 at every batch size")
+    return Rewrite(np.array(axes, dtype=np.int64))

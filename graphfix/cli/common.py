@@ -26,13 +26,21 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_ERROR)
 
 
+def add_trt_version_option(parser: argparse.ArgumentParser) -> None:
+    """--trt-version: the TensorRT version the GF5xx rules check (library: ``trt_version``)."""
+    parser.add_argument("--trt-version", metavar="VERSION", default=None,
+                        help="the TensorRT version the GF5xx rules check: 8.6, 10, 10.12, 11 (a major alone is its "
+                             "newest table; default: the installed TensorRT, else the newest table)")
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """--select, --ignore, --input-shape and --verbose."""
+    """--select, --ignore, --input-shape, --trt-version and --verbose."""
     parser.add_argument("--select", action="append", metavar="CODES",
                         help="only these rule code prefixes, comma-separated (e.g. GF1,GF201)")
     parser.add_argument("--ignore", action="append", metavar="CODES", help="skip these rule code prefixes")
     parser.add_argument("--input-shape", action="append", default=[], metavar="NAME:DIMS",
                         help="an input's shape, e.g. x:1x3x224x224; dim 0 is the batch and stays dynamic")
+    add_trt_version_option(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from graphfix.cli.common import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
+    add_trt_version_option,
     add_custom_ops_option,
     parse_input_ranges,
     parse_input_shapes,
@@ -52,6 +53,7 @@ def add_parsers(commands: Any) -> None:
     compile_parser.add_argument("--input-range", action="append", default=[], metavar="NAME:LO,HI")
     compile_parser.add_argument("--format", choices=("text", "json"), default="text")
     compile_parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
+    add_trt_version_option(compile_parser)
     add_compile_options(compile_parser, precision_flag="--precision")
     add_custom_ops_option(compile_parser)
     compile_parser.set_defaults(run=run)
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
         max_batch=args.max_batch, opt_batch=args.opt_batch, calib_data=args.calib_data,
         input_shapes=parse_input_shapes(args.input_shape), input_ranges=parse_input_ranges(args.input_range),
         workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level,
-        plugins=args.plugins)
+        trt_version=args.trt_version, plugins=args.plugins)
     if args.format == "json":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
@@ -79,6 +81,22 @@ def print_compile(console: Console, result: CompileResult) -> None:
     """The compile result: notices, what was made, and one table per comparison."""
     for notice in result.notices:
         console.print(f"[yellow]notice[/yellow] {escape(notice)}", soft_wrap=True)
+    for finding in result.target_errors:
+        console.print(f"[red]refused[/red] [bold]{finding.code}[/bold] {escape(finding.message)}", soft_wrap=True)
+    if result.target_errors:
+        console.print(f"[bold red]not built[/bold red]: TensorRT {result.trt_version} would refuse "
+                      f"{escape(str(result.model))} ({len(result.target_errors)} GF5xx finding"
+                      f"{'s' if len(result.target_errors) != 1 else ''} above; graphfix fix --trt-version "
+                      f"{result.trt_version} fixes what it can)", soft_wrap=True)
+        return
+    if result.commands is not None:
+        console.print(f"TensorRT is not installed here, so nothing was built: wrote [bold]"
+                      f"{escape(str(result.commands))}[/bold], the trtexec and Polygraphy commands that build the "
+                      f"{result.precision} engine for TensorRT {result.trt_version} and compare it with the original "
+                      f"(run it on the target)", soft_wrap=True)
+        if result.precision_check is not None:
+            _print_check(console, "precision transform vs original", result.precision_check)
+        return
     console.print(f"compiled [bold]{result.precision}[/bold] with [bold]{result.backend}[/bold]: "
                   f"model {escape(str(result.model))}"
                   + (f", engine {escape(str(result.engine))}" if result.engine else ""), soft_wrap=True)
@@ -87,19 +105,22 @@ def print_compile(console: Console, result: CompileResult) -> None:
     if result.comparison is result.precision_check:
         checks = [(f"{result.precision} graph and {result.backend} engine vs original", result.comparison)]
     for title, check in checks:
-        if check is None:
-            continue
-        table = Table(title=title, box=None, header_style="bold")
-        for column in ("output", "batch", "max abs", "max rel", "cosine", "SNR dB", "result"):
-            table.add_column(column, justify="right" if column not in ("output", "result") else "left")
-        for out in check.outputs:
-            table.add_row(out.output, str(out.batch), f"{out.max_abs:.3g}", f"{out.max_rel:.3g}",
-                          _fmt(out.cosine), _fmt(out.snr_db),
-                          "[green]PASSED[/green]" if out.passed else "[red]FAILED[/red]")
-        console.print(table)
-        status = "[bold green]PASSED[/bold green]" if check.passed else "[bold red]FAILED[/bold red]"
-        message = check.message
-        console.print(f"{title}: {status}{' ' + escape(message) if message else ''}", soft_wrap=True)
+        if check is not None:
+            _print_check(console, title, check)
+
+
+def _print_check(console: Console, title: str, check: Comparison) -> None:
+    table = Table(title=title, box=None, header_style="bold")
+    for column in ("output", "batch", "max abs", "max rel", "cosine", "SNR dB", "result"):
+        table.add_column(column, justify="right" if column not in ("output", "result") else "left")
+    for out in check.outputs:
+        table.add_row(out.output, str(out.batch), f"{out.max_abs:.3g}", f"{out.max_rel:.3g}",
+                      _fmt(out.cosine), _fmt(out.snr_db),
+                      "[green]PASSED[/green]" if out.passed else "[red]FAILED[/red]")
+    console.print(table)
+    status = "[bold green]PASSED[/bold green]" if check.passed else "[bold red]FAILED[/bold red]"
+    message = check.message
+    console.print(f"{title}: {status}{' ' + escape(message) if message else ''}", soft_wrap=True)
 
 
 def _fmt(value: float | None) -> str:

@@ -79,6 +79,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
         force=args.force,
         in_place=args.in_place,
         dry_run=args.diff,
+        trt_version=args.trt_version,
         plugin_namespace=args.plugin_namespace,
     )
     compiled = None
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
             engine=args.engine, max_batch=args.max_batch, opt_batch=args.opt_batch, calib_data=args.calib_data,
             input_shapes=parse_input_shapes(args.input_shape), input_ranges=parse_input_ranges(args.input_range),
             workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level,
-            plugins=args.plugins)
+            trt_version=args.trt_version, plugins=args.plugins)
     if args.format == "json":
         document = {"file": args.path, **result.to_dict()}
         if compiled is not None:
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
         return EXIT_FINDINGS
     if result.verification is not None and not result.verification.passed:
         return EXIT_FINDINGS  # written only because of --force
-    return EXIT_FINDINGS if result.remaining else EXIT_CLEAN
+    return EXIT_FINDINGS if any(f.is_error for f in result.remaining) else EXIT_CLEAN  # information never fails
 
 
 def _print_result(console: Console, args: argparse.Namespace, result: FixResult) -> None:
@@ -135,8 +136,8 @@ def _print_result(console: Console, args: argparse.Namespace, result: FixResult)
             hint = " (fixable with --unsafe-fixes)"
         elif finding.fixable and finding.safety is Safety.NEEDS_DYNAMIC_BATCH:
             hint = " (fixable with --dynamic-batch)"
-        console.print(f"[yellow]remains[/yellow] [bold]{finding.code}[/bold] {escape(finding.message)}{hint}",
-                      soft_wrap=True)
+        label = "[yellow]remains[/yellow]" if finding.is_error else "[blue]info[/blue]"
+        console.print(f"{label} [bold]{finding.code}[/bold] {escape(finding.message)}{hint}", soft_wrap=True)
     verification = result.verification
     if verification is not None:
         status = "[bold green]PASSED[/bold green]" if verification.passed else "[bold red]FAILED[/bold red]"

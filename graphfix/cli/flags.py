@@ -25,6 +25,7 @@ FLAGS: dict[str, str] = {
     "optimization_level": "--opt-level",
     "workspace_bytes": "--workspace",
     "calib_data": "--calib-data",
+    "trt_version": "--trt-version",
 }
 
 

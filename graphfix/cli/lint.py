@@ -39,8 +39,11 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     from graphfix.ir import load, node_label
     from graphfix.linting import Options, Report, lint_loaded, parse_selectors
 
+    from graphfix.targets.target import check_version_text
+
     select, ignore = parse_selectors(args.select), parse_selectors(args.ignore)
-    options = Options(input_shapes=parse_input_shapes(args.input_shape))
+    options = Options(input_shapes=parse_input_shapes(args.input_shape),
+                      trt_version=check_version_text(args.trt_version))
     reports: list[Report] = []
     node_names: dict[str, set[str]] = {}
     for path in args.paths:
@@ -79,4 +82,4 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
             sys.stdout.write(text + "\n")
     if any(r.error for r in reports):
         return EXIT_ERROR
-    return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_CLEAN
+    return EXIT_FINDINGS if any(r.errors for r in reports) else EXIT_CLEAN  # information never fails

@@ -33,6 +33,7 @@ def summary(reports: Sequence[Report]) -> dict[str, int]:
         "files": len(reports),
         "errors": sum(1 for r in reports if r.error),
         "findings": len(findings),
+        "information": sum(1 for f in findings if not f.is_error),
         "fixable": sum(1 for f in findings if f.fixable and f.safety is Safety.SAFE),
         "fixable_with_options": sum(1 for f in findings if f.fixable and f.safety is not Safety.SAFE),
     }
@@ -68,14 +69,16 @@ def to_sarif(reports: Sequence[Report]) -> str:
             rule = by_code.get(finding.code)
             result: dict[str, object] = {
                 "ruleId": finding.code,
-                "level": rule.severity.value if rule is not None else "warning",
+                # Information is a note whatever the rule's severity.
+                "level": "note" if not finding.is_error else rule.severity.value if rule is not None else "warning",
                 "message": {"text": finding.message},
                 "locations": [{
                     "physicalLocation": {"artifactLocation": {"uri": report.file}},
                     **({"logicalLocations": [{"name": finding.node_name, "kind": "member"}]}
                        if finding.node_name else {}),
                 }],
-                "properties": {"fixable": finding.fixable, "fixSafety": finding.safety.value},
+                "properties": {"fixable": finding.fixable, "fixSafety": finding.safety.value,
+                               "severity": finding.severity},
             }
             if finding.code in index:
                 result["ruleIndex"] = index[finding.code]
@@ -137,20 +140,26 @@ def print_text(console: Console, reports: Sequence[Report], *, show_fixes: bool 
             marker = "[*]" if finding.fixable and finding.safety is Safety.SAFE else (
                 "[+]" if finding.fixable else "   ")
             code_style = "bold red" if not finding.fixable else "bold yellow"
+            if not finding.is_error:
+                marker, code_style = "info", "bold blue"
             node = f" [cyan]{escape(finding.node_name)}[/cyan]" if finding.node_name else ""
             console.print(f"[bold]{escape(report.file)}[/bold]:{node} [{code_style}]{finding.code}[/{code_style}] "
                           f"{escape(marker)} {escape(finding.message)}", soft_wrap=True)
             if show_fixes and finding.fixable and finding.safety is not Safety.SAFE:
                 console.print(f"    [dim]fix needs {_SAFETY_HINT[finding.safety]}[/dim]", soft_wrap=True)
     totals = summary(reports)
-    counts = Counter(f.code for r in reports for f in r.findings)
-    if totals["findings"] == 0 and totals["errors"] == 0:
-        console.print(f"[bold green]All checks passed![/bold green] ({_files(totals['files'])})")
+    counts = Counter(f.code for r in reports for f in r.findings if f.is_error)
+    problems = totals["findings"] - totals["information"]
+    checked = _checked_for(reports)
+    info = (f"; {totals['information']} information finding{'s' if totals['information'] != 1 else ''}"
+            if totals["information"] else "")
+    if problems == 0 and totals["errors"] == 0:
+        console.print(f"[bold green]All checks passed![/bold green] ({_files(totals['files'])}{info}{checked})")
         return
-    if totals["findings"]:
+    if problems:
         by_code = ", ".join(f"{code} x{n}" for code, n in sorted(counts.items()))
-        line = (f"Found {totals['findings']} finding{'s' if totals['findings'] != 1 else ''} in "
-                f"{_files(totals['files'])} ({by_code}).")
+        line = (f"Found {problems} finding{'s' if problems != 1 else ''} in "
+                f"{_files(totals['files'])} ({by_code}{info}{checked}).")
         if totals["fixable"]:
             line += f" [bold]{totals['fixable']}[/bold] fixable with `graphfix fix` [*]"
         if totals["fixable_with_options"]:
@@ -159,6 +168,12 @@ def print_text(console: Console, reports: Sequence[Report], *, show_fixes: bool 
     if totals["errors"]:
         console.print(f"[bold red]{totals['errors']} file{'s' if totals['errors'] != 1 else ''} could not be "
                       "checked[/bold red] (see the errors above)")
+
+
+def _checked_for(reports: Sequence[Report]) -> str:
+    """``; checked for TensorRT 10.16`` when GF5xx rules ran (versions of all reports, usually one)."""
+    versions = sorted({r.trt_version for r in reports if r.trt_version})
+    return f"; checked for TensorRT {', '.join(versions)}" if versions else ""
 
 
 def _files(count: int) -> str:

@@ -20,6 +20,7 @@ from graphfix.compiling.backends.tensorrt.build import EngineReport
 from graphfix.compiling.backends.tensorrt.plan import Precision
 from graphfix.errors import GraphfixError, UsageError
 from graphfix.ir.loading import load
+from graphfix.linting import Finding
 from graphfix.plugins import Registry, has_custom_ops, registry_from, require_implementations, using
 from graphfix.precision.check import PrecisionReport
 from graphfix.verify import InputSpec, Verification, input_shapes_for, input_specs, integer_ranges
@@ -40,11 +41,20 @@ class CompileResult:
     precision_check: PrecisionReport | None = None  # the ONNX precision transform vs the original
     engine_report: EngineReport | None = None  # the TensorRT build
     notices: list[str] = field(default_factory=list)
+    trt_version: str | None = None  # the TensorRT version checked (and built for, or written for)
+    # GF5xx findings on the graph handed to TensorRT; errors stop the build before it starts.
+    target_findings: list[Finding] = field(default_factory=list)
+    commands: Path | None = None  # without TensorRT: the script that builds and compares on the target
+
+    @property
+    def target_errors(self) -> list[Finding]:
+        """The target findings that stop the build (information does not)."""
+        return [f for f in self.target_findings if f.is_error]
 
     @property
     def passed(self) -> bool:
         checks = [c for c in (self.comparison, self.precision_check) if c is not None]
-        return all(c.passed for c in checks)
+        return all(c.passed for c in checks) and not self.target_errors
 
     def to_dict(self) -> dict[str, object]:
         """The result as ``graphfix compile --format json`` writes it."""
@@ -58,6 +68,9 @@ class CompileResult:
             "precision_check": None if self.precision_check is None else self.precision_check.to_dict(),
             "engine_report": None if self.engine_report is None else self.engine_report.to_dict(),
             "notices": self.notices,
+            "trt_version": self.trt_version,
+            "target_findings": [f.to_dict() for f in self.target_findings],
+            "commands": None if self.commands is None else str(self.commands),
         }
 
 
@@ -70,6 +83,8 @@ def choose_backend(requested: str | None) -> tuple[str, list[str]]:
     if requested == "tensorrt":
         status = tensorrt_status()
         if not status.available:
+            if status.version is None:  # absent here (a laptop preparing a model for a Jetson)
+                return "tensorrt-commands", []
             raise GraphfixError(status.message)
         return "tensorrt", []
     if requested == "onnxruntime":
@@ -103,19 +118,25 @@ def compile_model(
     input_ranges: Mapping[str, tuple[float, float]] | None = None,
     workspace_bytes: int | None = None,
     optimization_level: int | None = None,
+    trt_version: str | None = None,
     custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
     plugins: Sequence[str | os.PathLike[str]] = (),
 ) -> CompileResult:
     """Compile ``model`` (an already fixed ONNX file) at ``precision`` with ``backend`` and compare the
     result with ``reference`` (the original export; default: ``model`` itself).
 
-    See :func:`graphfix.compile` for the parameters and the errors it raises.
+    See :func:`graphfix.compile` for the parameters and the errors it raises. With the TensorRT backend the
+    graph handed to TensorRT is first checked against the target's support table (GF5xx; ``trt_version``,
+    default the installed TensorRT): errors stop before the build (``result.target_findings``). Where
+    TensorRT is not installed, ``backend="tensorrt"`` writes the trtexec and Polygraphy commands that build
+    and compare the engine on the target instead (``result.commands``, beside the model).
     """
     with using(registry_from(custom_ops)):
         return _compile(model, precision=precision, backend=backend, reference=reference,
                         output_base=output_base, engine=engine, max_batch=max_batch, opt_batch=opt_batch,
                         calib_data=calib_data, input_shapes=input_shapes, input_ranges=input_ranges,
-                        workspace_bytes=workspace_bytes, optimization_level=optimization_level, plugins=plugins)
+                        workspace_bytes=workspace_bytes, optimization_level=optimization_level,
+                        trt_version=trt_version, plugins=plugins)
 
 
 def _compile(
@@ -133,6 +154,7 @@ def _compile(
     input_ranges: Mapping[str, tuple[float, float]] | None,
     workspace_bytes: int | None,
     optimization_level: int | None,
+    trt_version: str | None,
     plugins: Sequence[str | os.PathLike[str]],
 ) -> CompileResult:
     if precision not in PRECISIONS:
@@ -140,6 +162,9 @@ def _compile(
     if max_batch < 1 or (opt_batch is not None and not 1 <= opt_batch <= max_batch):
         raise UsageError(f"opt_batch {opt_batch} / max_batch {max_batch}: need 1 <= opt <= max",
                          parameters=("opt_batch", "max_batch"))
+    from graphfix.targets.target import check_version_text
+
+    check_version_text(trt_version)
     model = Path(model)
     reference = Path(reference) if reference is not None else model
     chosen, notices = choose_backend(backend)
@@ -208,17 +233,37 @@ def _compile(
         return result
 
     from graphfix.compiling.backends import tensorrt as trt_backend
+    from graphfix.targets.target import resolve_target
 
-    version = trt_backend.require_tensorrt()
-    if plugins:
-        from graphfix.plugins.loader import load_plugins
+    if chosen == "tensorrt-commands":
+        version = resolve_target(trt_version).version
+    else:
+        version = trt_backend.require_tensorrt()
+        if plugins:
+            from graphfix.plugins.loader import load_plugins
 
-        load_plugins(plugins)  # registered with TensorRT before its parser looks them up
+            load_plugins(plugins)  # registered with TensorRT before its parser looks them up
+        if trt_version is not None and resolve_target(trt_version).version != resolve_target(None).version:
+            result.notices.append(f"trt_version={trt_version}: building with the installed TensorRT {version}")
+    result.backend = "tensorrt"
+    result.trt_version = version
     plan = trt_backend.plan_build(version, _precision(precision))
     graph = {"fp32": model, "fp16-mixed": transformed, "int8-qdq": transformed}[plan.onnx_graph]
     profile = trt_backend.profile_shapes(specs, opt_batch=opt_batch or max_batch, max_batch=max_batch,
                                          pinned=pinned)
     engine_path = Path(engine) if engine is not None else trt_backend.default_engine_path(base)
+    result.target_findings = _check_target(graph, trt_version if chosen == "tensorrt" else version, pinned)
+    if result.target_errors:
+        return result  # TensorRT would refuse it: nothing is built or written
+    if chosen == "tensorrt-commands":
+        from graphfix.compiling.backends.tensorrt.commands import script_path, write_build_script
+
+        result.commands = write_build_script(
+            script_path(base, version), graph=graph, reference=reference, engine=engine_path, plan=plan,
+            profile=profile, feeds_by_batch=trt_backend.feeds_for_batches(profile, batches), ranges=ranges,
+            timing_cache=trt_backend.default_timing_cache_path(engine_path, version),
+            workspace_bytes=workspace_bytes, optimization_level=optimization_level)
+        return result
     result.engine = engine_path
     result.engine_report = trt_backend.build_engine(
         graph, engine_path, plan=plan, profile=profile, workspace_bytes=workspace_bytes,
@@ -228,6 +273,19 @@ def _compile(
         engine_path, reference, trt_backend.feeds_for_batches(profile, batches), precision=plan.precision,
         dtypes=dtypes, ranges=ranges)
     return result
+
+
+def _check_target(graph: Path, trt_version: str | None, pinned: Mapping[str, Sequence[int]]) -> list[Finding]:
+    """The GF5xx findings on the graph TensorRT will parse (checked before any build)."""
+    from graphfix.linting import Options, lint_loaded
+
+    options = Options(input_shapes={name: [int(d) for d in dims] for name, dims in pinned.items()},
+                      trt_version=trt_version)
+    from graphfix.linting import all_rules
+
+    selected = [rule.code for rule in all_rules() if rule.checks_trt_target]
+    report, _ = lint_loaded(load(graph), options, selected, [])
+    return list(report.findings)
 
 
 def _precision(precision: str) -> Precision:

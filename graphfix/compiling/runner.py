@@ -86,21 +86,36 @@ class TensorRTRunner(Runner):
         if not status.available:
             raise GraphfixError(f"{path}: cannot run a TensorRT engine: {status.message}")
         common = require("polygraphy.backend.common", "running a TensorRT engine")
-        trt = require("polygraphy.backend.trt", "running a TensorRT engine")
-        self._runner = trt.TrtRunner(trt.EngineFromBytes(common.BytesFromPath(str(path))))
+        loaders = require("polygraphy.backend.trt", "running a TensorRT engine")
+        trt_util = require("polygraphy.backend.trt.util", "running a TensorRT engine")
+        datatype = require("polygraphy.datatype", "running a TensorRT engine")
+        trt = require("tensorrt", "running a TensorRT engine")
+        self._runner = loaders.TrtRunner(loaders.EngineFromBytes(common.BytesFromPath(str(path))))
         self._runner.activate()
         metadata = self._runner.get_input_metadata()
-        self.inputs = [TensorInfo(name, np.dtype(meta.dtype), tuple(meta.shape)) for name, meta in metadata.items()]
-        self.outputs = []
+        self.inputs = [TensorInfo(name, np.dtype(meta.dtype), _engine_shape(meta.shape))
+                       for name, meta in metadata.items()]
+        # The outputs, from the engine itself (Polygraphy's runner only lists inputs).
+        outputs = trt_util.get_metadata_from_engine(self._runner.engine, self._runner.context,
+                                                    mode=trt.TensorIOMode.OUTPUT)
+        self.outputs = [TensorInfo(name, np.dtype(datatype.DataType.to_dtype(meta.dtype, "numpy")),
+                                   _engine_shape(meta.shape)) for name, meta in outputs.items()]
 
     def _run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        outputs = self._runner.infer(dict(feeds), copy_outputs_to_host=True)
+        # The engine's bindings have their own types (TensorRT 8.6 binds INT64 inputs as INT32): cast to them.
+        typed = {i.name: np.ascontiguousarray(feeds[i.name], dtype=i.dtype) for i in self.inputs}
+        outputs = self._runner.infer(typed, copy_outputs_to_host=True)
         return {name: np.asarray(value) for name, value in outputs.items()}
 
     def __del__(self) -> None:
         runner = getattr(self, "_runner", None)
         if runner is not None and getattr(runner, "is_active", False):
             runner.deactivate()
+
+
+def _engine_shape(shape: object) -> tuple[int | str | None, ...]:
+    """An engine's shape with its dynamic dims (-1) as None, as ONNX Runtime's runner gives them."""
+    return tuple(None if int(d) < 0 else int(d) for d in shape)  # type: ignore[attr-defined]
 
 
 def load(path: str | Path) -> Runner:

@@ -193,8 +193,62 @@ class Editor:
         node.attributes[attribute.name] = attribute
 
     def set_input(self, node: ir.Node, index: int, value: ir.Value | None) -> None:
-        """Make ``value`` input ``index`` of ``node``."""
+        """Make ``value`` input ``index`` of ``node`` (the inputs grow to reach ``index``)."""
+        if len(node.inputs) <= index:
+            node.resize_inputs(index + 1)
         node.replace_input_with(index, value)
+
+    def keep_inputs(self, node: ir.Node, count: int) -> None:
+        """Drop every input of ``node`` from ``count`` on, and trailing omitted ones."""
+        for index in range(count, len(node.inputs)):
+            node.replace_input_with(index, None)
+        count = min(count, len(node.inputs))
+        while count > 0 and node.inputs[count - 1] is None:
+            count -= 1
+        node.resize_inputs(count)
+
+    def remove_attributes(self, node: ir.Node, *names: str) -> None:
+        """Drop these attributes of ``node`` (absent ones are ignored)."""
+        for name in names:
+            node.attributes.pop(name, None)
+
+    def set_op_type(self, node: ir.Node, op_type: str, domain: str = "") -> None:
+        """Make ``node`` another operator (its inputs, outputs and attributes stay unless changed)."""
+        node.op_type = op_type
+        node.domain = domain
+
+    def replace_node(self, node: ir.Node, nodes: Sequence[ir.Node], result: ir.Value) -> None:
+        """Replace a one-output ``node`` by ``nodes`` (inserted in its place) computing ``result``, which takes
+        over the old output's name, type, shape and uses (graph outputs included)."""
+        graph = self._graph_of(node)
+        graph.insert_before(node, list(nodes))
+        old = node.outputs[0]
+        name = old.name
+        result.type, result.shape = old.type, old.shape
+        self.replace_uses(old, result)
+        graph.remove(node, safe=True)
+        result.name = name
+
+    def name_node(self, node: ir.Node, base: str) -> None:
+        """Give ``node`` a name of its own, ``base`` or ``base_2``, ..."""
+        taken = {n.name for n in self.all_nodes() if n.name}
+        name, suffix = base, 1
+        while name in taken or name in self._names:
+            suffix += 1
+            name = f"{base}_{suffix}"
+        node.name = name
+        self._names.add(name)
+
+    def set_opset(self, domain: str, version: int | None) -> None:
+        """Import ``domain`` at ``version`` (None: no longer import it)."""
+        if version is None:
+            self.model.opset_imports.pop(domain, None)
+        else:
+            self.model.opset_imports[domain] = version
+
+    def unique_name(self, base: str) -> str:
+        """``base``, or ``base_2``, ``base_3``, ... when taken."""
+        return self._unique(base)
 
     def set_type(self, value: ir.Value, dtype: ir.DataType | None) -> None:
         """Declare ``value`` a tensor of ``dtype`` (None: undeclared)."""

@@ -25,6 +25,7 @@ import onnx_ir as ir
 from graphfix.errors import GraphfixError, VerificationError
 from graphfix.fixing.editor import Editor
 from graphfix.fixing.hooks import ReshapeHook, apply_user_reshapes
+from graphfix.fixing.opset import convert_opset
 from graphfix.fixing.validate import validate
 from graphfix.ir import LoadedModel, ModelSource, load
 from graphfix.ir.saving import check_destination, save_model
@@ -38,6 +39,7 @@ from graphfix.linting import (
     lint_loaded,
     parse_selectors,
 )
+from graphfix.linting.plans import ConvertOpset, NarrowDouble
 from graphfix.plugins import Registry, registry_from, require_implementations, using
 from graphfix.verify import (
     DEFAULT_ATOL,
@@ -106,6 +108,8 @@ def plan_key(plan: FixPlan) -> tuple[object, ...]:
     """What a plan touches: the node it rewrites, or the graph input/output whose dims it sets."""
     if isinstance(plan, SetDims):
         return ("dims", plan.value.name)
+    if isinstance(plan, (ConvertOpset, NarrowDouble)):
+        return ("model",)
     return ("node", id(plan.node))
 
 
@@ -144,6 +148,7 @@ def fix(
     force: bool = False,
     in_place: bool = False,
     dry_run: bool = False,
+    trt_version: str | None = None,
     custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
     plugin_namespace: str = "",
 ) -> FixResult:
@@ -167,7 +172,8 @@ def fix(
         return _fix(source, output, input_shapes=input_shapes, reshape=reshape, reshape_hook=reshape_hook,
                     dynamic_batch=dynamic_batch, unsafe_fixes=unsafe_fixes, select=select, ignore=ignore,
                     verify=verify, input_ranges=input_ranges, atol=atol, rtol=rtol, force=force,
-                    in_place=in_place, dry_run=dry_run, custom_ops=registry, plugin_namespace=plugin_namespace)
+                    in_place=in_place, dry_run=dry_run, trt_version=trt_version, custom_ops=registry,
+                    plugin_namespace=plugin_namespace)
 
 
 def _fix(
@@ -188,6 +194,7 @@ def _fix(
     force: bool,
     in_place: bool,
     dry_run: bool,
+    trt_version: str | None,
     custom_ops: Registry | None,
     plugin_namespace: str,
 ) -> FixResult:
@@ -200,24 +207,32 @@ def _fix(
     ops_before = op_counts(loaded.model)
     specs = input_specs(original.model)  # before any edit: verification feeds the original's interface
     ranges = {**integer_ranges(original.model), **(input_ranges or {})}
+    from graphfix.targets.target import check_version_text
+
     options = Options(input_shapes={name: [int(d) for d in dims] for name, dims in (input_shapes or {}).items()},
                       reshape_overrides={name: [int(d) for d in dims] for name, dims in (reshape or {}).items()},
-                      custom_ops=custom_ops, plugin_namespace=plugin_namespace)
+                      trt_version=check_version_text(trt_version), custom_ops=custom_ops,
+                      plugin_namespace=plugin_namespace)
     selected, ignored = parse_selectors(select), parse_selectors(ignore)
 
     editor = Editor(loaded.model)
     user_edits = apply_user_reshapes(loaded, options, reshape_hook, editor)
     applied: list[Finding] = []
+    refused: str | None = None  # why the DOUBLE narrowing was not kept
     export_batches: set[int] = set()
     rounds = 0
     while True:
-        report, _ = lint_loaded(loaded, options, selected, ignored)
+        report, ctx = lint_loaded(loaded, options, selected, ignored)
         if rounds == 0:
             if dynamic_batch:
                 _check_dynamic_batch(report.findings, loaded.label)
             # A baked batch means the original only runs at that batch: verify there, fixed or not.
             export_batches.update(p.check_batch for f in report.findings for p in f.fix
                                   if isinstance(p, SetInputs) and p.check_batch is not None)
+        if refused:  # a model-level fix that verification rejected: report it, do not offer it again
+            for finding in report.findings:
+                if any(isinstance(p, NarrowDouble) for p in finding.fix):
+                    finding.fix, finding.reason = (), refused
         chosen = [f for f in report.findings if allowed(f, unsafe=unsafe_fixes, dynamic_batch=dynamic_batch)]
         if not chosen:
             remaining = report.findings
@@ -226,6 +241,24 @@ def _fix(
         if rounds > MAX_ROUNDS:
             raise GraphfixError(f"{loaded.label}: fixes did not converge after {MAX_ROUNDS} rounds "
                                 f"(still fixing {', '.join(sorted({f.code for f in chosen}))}); please report this")
+        conversion = next((f for f in chosen if any(isinstance(p, ConvertOpset) for p in f.fix)), None)
+        if conversion is not None:
+            # A new opset rewrites the whole model: alone in its round; the rules run again on the result.
+            plan = next(p for p in conversion.fix if isinstance(p, ConvertOpset))
+            loaded.model = convert_opset(loaded.model, plan.target, analysis=ctx.analysis,
+                                         base_dir=loaded.path.parent if loaded.path is not None else None)
+            editor = Editor(loaded.model)
+            applied.append(conversion)
+            continue
+        narrowing = [f for f in chosen if any(isinstance(p, NarrowDouble) for p in f.fix)]
+        if narrowing:
+            # TensorRT computes DOUBLE in FLOAT: do the same in the model, kept only when ONNX Runtime agrees.
+            candidate, refused = _narrow_verified(loaded, specs, options, verify, atol, rtol, ranges)
+            if candidate is not None:
+                loaded.model = candidate
+                editor = Editor(loaded.model)
+                applied.extend(narrowing)
+            continue
         now, _ = isolate_round(chosen)
         for finding in now:
             editor.apply(finding.fix)
@@ -264,6 +297,38 @@ def _fix(
             shutil.rmtree(staging, ignore_errors=True)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _narrow_verified(
+    loaded: LoadedModel,
+    specs: list[InputSpec],
+    options: Options,
+    enabled: bool,
+    atol: float,
+    rtol: float,
+    ranges: Mapping[str, tuple[float, float]],
+) -> tuple[ir.Model | None, str | None]:
+    """The model with its DOUBLE tensors in FLOAT when ONNX Runtime finds its outputs unchanged at batch 1
+    and 3 (else None and why)."""
+    from graphfix.fixing.narrowing import narrow_double
+
+    if not enabled:
+        return None, "narrowing DOUBLE to FLOAT is kept only when verification shows no change (verify=False)"
+    candidate = narrow_double(loaded.model)
+    staging = Path(tempfile.mkdtemp(prefix="graphfix-narrow-"))
+    try:
+        before, after = staging / "before.onnx", staging / "after.onnx"
+        save_model(loaded.model, before)
+        save_model(candidate, after)
+        batches = verification_batches(specs, options.input_shapes, set())
+        check = verify(before, after, specs, batches=batches, pinned=options.input_shapes, ranges=ranges,
+                       atol=atol, rtol=rtol)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not check.passed:
+        return None, f"computing the DOUBLE tensors in FLOAT changes the outputs ({check.message}); TensorRT " \
+                     "would too: keep the precision the model needs in FLOAT terms"
+    return candidate, None
 
 
 def _own_copy(loaded: LoadedModel) -> LoadedModel:

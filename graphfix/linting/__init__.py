@@ -15,7 +15,9 @@ one crashing rule hide the others' findings.
 from graphfix.linting.engine import Report, lint_loaded, run_rules, sort_findings
 from graphfix.linting.plans import (
     BatchShape,
+    ConvertOpset,
     FixPlan,
+    NarrowDouble,
     ReplaceOp,
     SetDims,
     SetInputs,
@@ -34,6 +36,7 @@ from graphfix.linting.registry import (
 from graphfix.linting.rule import (
     Context,
     Finding,
+    FindingSeverity,
     FixAvailability,
     Options,
     Rule,
@@ -43,7 +46,8 @@ from graphfix.linting.rule import (
 )
 from graphfix.linting.trace import NearMiss
 
-__all__ = ["BatchShape", "Context", "Finding", "FixAvailability", "FixPlan", "NearMiss", "Options", "ReplaceOp", "Report",
+__all__ = ["BatchShape", "Context", "ConvertOpset", "Finding", "FindingSeverity", "FixAvailability", "FixPlan",
+           "NarrowDouble", "NearMiss", "Options", "ReplaceOp", "Report",
            "Rule", "Safety", "SetDims", "SetInputs", "Severity", "TensorRTError", "all_rules", "declared_dim",
            "documented_rules", "is_selected", "lint_loaded", "parse_selectors", "resize_scales_plan",
            "rule_by_code", "rule_by_name", "rule_for_tensorrt_error", "run_rules", "sort_findings"]

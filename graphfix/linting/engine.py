@@ -31,10 +31,19 @@ class Report:
     seconds: float = 0.0
     error: str | None = None
     near_misses: list[NearMiss] = field(default_factory=list)  # why rules did not fire, per node
+    # The TensorRT version the GF5xx rules checked ("10.16") and how it was chosen ("requested",
+    # "installed", "newest"); None when no GF5xx rule ran.
+    trt_version: str | None = None
+    trt_version_source: str | None = None
 
     @property
     def fixable(self) -> list[Finding]:
         return [f for f in self.findings if f.fixable]
+
+    @property
+    def errors(self) -> list[Finding]:
+        """The findings that fail the run (every finding but information)."""
+        return [f for f in self.findings if f.is_error]
 
     def explain(self, node: str) -> list[NearMiss]:
         """Why the rules did not fire on ``node`` (a node name, or ``Op(first output)``)."""
@@ -47,6 +56,7 @@ class Report:
             "nodes": self.nodes,
             "seconds": round(self.seconds, 4),
             "error": self.error,
+            "trt_version": self.trt_version,
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -102,4 +112,9 @@ def lint_loaded(
     findings = run_rules(ctx, all_rules(), select, ignore)
     report = Report(loaded.label, findings, nodes=len(analysis.order), seconds=time.perf_counter() - start,
                     near_misses=ctx.near_misses)
+    if any(is_selected(rule.code, select, ignore) for rule in all_rules() if rule.checks_trt_target):
+        from graphfix.targets.target import resolve_target
+
+        target = resolve_target(options.trt_version)
+        report.trt_version, report.trt_version_source = target.version, target.source
     return report, ctx

@@ -100,7 +100,30 @@ class ReplaceOp:
         return text + (f"; warning: {self.note}" if self.note else "")
 
 
-FixPlan = SetInputs | SetDims | BatchShape | ReplaceOp
+@dataclass(frozen=True)
+class ConvertOpset:
+    """Convert the whole model from default-domain opset ``source`` to ``target``
+    (:func:`graphfix.fixing.opset.convert_opset`: onnx's version converter and graphfix's adapters)."""
+
+    source: int
+    target: int
+
+    def describe(self) -> str:
+        return f"model: opset {self.source} -> {self.target} (onnx's version converter and graphfix's adapters)"
+
+
+@dataclass(frozen=True)
+class NarrowDouble:
+    """Compute the model's internal DOUBLE tensors in FLOAT, as TensorRT does
+    (:func:`graphfix.fixing.narrowing.narrow_double`); kept only when verification shows no change."""
+
+    count: int  # how many DOUBLE tensors
+
+    def describe(self) -> str:
+        return f"model: {self.count} DOUBLE tensor{'s' if self.count != 1 else ''} computed in FLOAT, as TensorRT does"
+
+
+FixPlan = SetInputs | SetDims | BatchShape | ConvertOpset | NarrowDouble | ReplaceOp
 
 
 def resize_scales_plan(node: ir.Node, scales: np.ndarray, opset: int, check_batch: int | None = None) -> SetInputs:

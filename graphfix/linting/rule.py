@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import onnx_ir as ir
 
@@ -28,6 +28,10 @@ from graphfix.linting.trace import NearMiss
 
 if TYPE_CHECKING:
     from graphfix.plugins.registry import Registry
+
+
+FindingSeverity = Literal["error", "info"]
+"""How a finding counts: ``error`` fails the run, ``info`` is shown and marked only."""
 
 
 class FixAvailability(enum.Enum):
@@ -93,10 +97,18 @@ class Finding:
     safety: Safety = Safety.SAFE  # what applying the fix needs (also set when it is refused)
     reason: str | None = None  # why it is not fixable, when it is not
     chain: tuple[str, ...] = ()  # names of the nodes the finding came from
+    # "error": a problem (lint exits 1); "info": shown and marked, never fails the run (an INT64 tensor
+    # TensorRT narrows itself, a restriction the graph alone cannot decide, a node that needs a plugin).
+    severity: FindingSeverity = "error"
 
     @property
     def fixable(self) -> bool:
         return bool(self.fix)
+
+    @property
+    def is_error(self) -> bool:
+        """Whether the finding fails the run (every finding but information)."""
+        return self.severity != "info"
 
     @property
     def node_name(self) -> str | None:
@@ -119,6 +131,7 @@ class Finding:
             "fix": [plan.describe() for plan in self.fix],
             "reason": self.reason,
             "chain": list(self.chain),
+            "severity": self.severity,
         }
 
 
@@ -128,6 +141,9 @@ class Options:
 
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     reshape_overrides: dict[str, list[int]] = field(default_factory=dict)
+    # The TensorRT version the GF5xx rules check ("8.6", "10", "10.12"); None: the installed TensorRT's,
+    # else the newest support table (graphfix.targets.target.resolve_target).
+    trt_version: str | None = None
     # Reference implementations of custom ops (--custom-ops; None: the active registry).
     custom_ops: Registry | None = None
     plugins: tuple[str, ...] = ()  # --plugins files: TensorRT plugins known for custom ops
@@ -163,6 +179,9 @@ class Rule:
     fix_availability: ClassVar[FixAvailability] = FixAvailability.NEVER
     severity: ClassVar[Severity] = Severity.WARNING
     tensorrt_errors: ClassVar[tuple[TensorRTError, ...]] = ()
+    # The rule checks the target TensorRT version's support table (the GF5xx family): a run that selects
+    # one resolves the version (``Options.trt_version``) and names it in its report.
+    checks_trt_target: ClassVar[bool] = False
 
     def check(self, ctx: Context) -> Iterable[Finding]:
         """Yield the findings for ``ctx.model``; never modify it."""
@@ -177,9 +196,10 @@ class Rule:
         safety: Safety = Safety.SAFE,
         reason: str | None = None,
         chain: Sequence[str] = (),
+        severity: FindingSeverity = "error",
     ) -> Finding:
-        """A finding of this rule."""
-        return Finding(self.code, self.name, message, node, tuple(fix), safety, reason, tuple(chain))
+        """A finding of this rule (``severity="info"``: information that never fails the run)."""
+        return Finding(self.code, self.name, message, node, tuple(fix), safety, reason, tuple(chain), severity)
 
     @classmethod
     def documentation(cls) -> str:

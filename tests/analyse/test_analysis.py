@@ -43,7 +43,7 @@ def test_from_ir_4_an_initializer_listed_as_input_is_an_overridable_run_time_inp
     analysis = analyse(load(model))
     t = next(v for v in analysis.model.graph.inputs if v.name == "t")
     assert analysis.is_runtime(t) and analysis.value(t) is None and analysis.value_kind(t) is Kind.UNKNOWN
-    [finding] = findings(model)
+    [finding] = findings(model, "GF901")  # (opset 8 is also below TensorRT 10+'s parser range: GF504)
     assert finding.code == "GF901" and "'t' depends on tensor values" in finding.message
     x = np.ones((2, 16, 16), np.float32)  # ONNX Runtime agrees: t is an input with a default
     assert run(model, {"x": x, "t": np.array([4, 128], np.int64)})[0].shape == (4, 128)

@@ -33,8 +33,9 @@ def test_sarif_level_is_the_rule_severity(tmp_path, capsys):
     for result in run["results"]:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
     # The checking rules keep their indexes; the meta rules come after them.
-    assert [rule["id"] for rule in rules][:9] == ["GF101", "GF102", "GF103", "GF201", "GF202", "GF301", "GF302",
-                                                   "GF901", "GF902"]
+    assert [rule["id"] for rule in rules][:15] == ["GF101", "GF102", "GF103", "GF201", "GF202", "GF301", "GF302",
+                                                    "GF501", "GF502", "GF503", "GF504", "GF505", "GF506",
+                                                    "GF901", "GF902"]
 
 
 def test_json_fields_are_the_documented_ones(tmp_path, capsys):
@@ -44,6 +45,6 @@ def test_json_fields_are_the_documented_ones(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"version", "graphfix", "files", "summary"}
     [entry] = data["files"]
-    assert set(entry) == {"file", "nodes", "seconds", "error", "findings"}
+    assert set(entry) == {"file", "nodes", "seconds", "error", "trt_version", "findings"}
     assert set(entry["findings"][0]) == {"code", "name", "node", "op_type", "message", "fixable", "fix_safety", "fix",
-                                         "reason", "chain"}
+                                         "reason", "chain", "severity"}

@@ -73,12 +73,42 @@ def test_default_backend_says_why_it_is_onnxruntime(sample: Path, capsys):
     assert "compiling with ONNX Runtime (TensorRT is not installed" in out
 
 
-@pytest.mark.skipif(HAS_TENSORRT, reason="checks the message when TensorRT is missing")
-def test_tensorrt_backend_without_tensorrt_is_one_line_exit_2(sample: Path, tmp_path: Path, capsys):
-    code = main(["fix", str(sample), "-o", str(tmp_path / "f.onnx"), "--compile", "fp16", "--backend", "tensorrt"])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and "TensorRT is not installed: pip install tensorrt" in err
+@pytest.mark.skipif(HAS_TENSORRT, reason="checks what happens when TensorRT is missing")
+def test_tensorrt_backend_without_tensorrt_writes_the_commands(sample: Path, tmp_path: Path, capsys):
+    out = tmp_path / "f.onnx"
+    code = main(["fix", str(sample), "-o", str(out), "--compile", "fp16", "--backend", "tensorrt",
+                 "--trt-version", "8.6"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    script = tmp_path / "f.trt8.6.sh"
+    assert f"TensorRT is not installed here, so nothing was built: wrote {script}" in text.replace("\n", " ")
+    assert not (tmp_path / "f.engine").exists()
+    lines = script.read_text().splitlines()
+    assert lines[0] == "#!/bin/sh" and script.stat().st_mode & 0o111
+    [trtexec] = [line for line in lines if line.startswith("trtexec ")]
+    assert "--onnx=f.onnx" in trtexec and "--fp16" in trtexec and "--stronglyTyped" not in trtexec  # 8.6: flags
+    assert "--minShapes=images:1x3x64x64" in trtexec and "--maxShapes=images:8x3x64x64" in trtexec
+    assert "--timingCacheFile=f.trt8.6.timing.cache" in trtexec
+    runs = [line for line in lines if line.startswith("polygraphy run ")]
+    assert len(runs) == 4 and "detector.onnx --onnxrt" in runs[0] and "--model-type engine --trt" in runs[1]
+    assert "--atol 0.01 --rtol 0.01" in runs[1]
+
+
+@pytest.mark.skipif(HAS_TENSORRT, reason="checks what happens when TensorRT is missing")
+def test_the_target_is_checked_before_building(tmp_path: Path, capsys):
+    from graphs import parse, save
+
+    model = save(parse("""
+    agraph (float[N, 3, 8, 8] x) => (float[N, 3, 4, 4] y, int64[N, 3, 4, 4] i) {
+        y, i = MaxPool <kernel_shape = [2, 2], strides = [2, 2]> (x)
+    }"""), tmp_path / "pool.onnx")
+    result = graphfix.compile(str(model), backend="tensorrt", trt_version="10.16")
+    assert not result.passed and result.commands is None
+    assert [f.code for f in result.target_errors] == ["GF502"]
+    assert main(["compile", str(model), "--backend", "tensorrt", "--trt-version", "10"]) == 1
+    out = capsys.readouterr().out
+    assert "refused GF502" in out and "not built: TensorRT 10.16 would refuse" in out
+    assert not list(tmp_path.glob("*.sh"))
 
 
 def test_run_and_load_give_the_same_outputs(sample: Path, tmp_path: Path, capsys):
@@ -105,3 +135,16 @@ def test_run_errors_are_one_line(sample: Path, tmp_path: Path, capsys):
     assert main(["run", str(sample), "--input", "nope=x.npy"]) == 2
     assert main(["run", str(sample), "--input", f"wrong={sample}"]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_graphfix_precision_graphs_are_what_every_tensorrt_takes(sample: Path, tmp_path: Path):
+    """The fp16 graph and the symmetric int8 Q/DQ graph raise no GF5xx error on any version (no false alarm on
+    Q/DQ zero points or fp16 tensors)."""
+    from graphfix import precision
+
+    for kind in ("fp16", "int8"):
+        graph = precision.transform(sample, tmp_path / "d.onnx", kind)
+        for version in ("8.6", "10.0", "10.16", "11.5"):
+            report = graphfix.lint(graph, trt_version=version, select="GF5")
+            assert report.errors == [], (kind, version, [f.message for f in report.errors])

@@ -551,3 +551,22 @@ def test_plan_for_another_tensorrt_is_refused(trt_version, tmp_path):
     profile = profile_shapes([InputSpec("x", F32, (None, 8))], opt_batch=1, max_batch=2)
     with pytest.raises(GraphfixError, match="the build plan is for TensorRT"):
         build_engine(model, tmp_path / "m.engine", plan=plan_build(other, "fp32"), profile=profile)
+
+
+@pytest.mark.tensorrt
+def test_runner_lists_outputs_and_casts_feeds_to_the_engine_types(trt_version, tmp_path):
+    import graphfix
+
+    original = save(mlp_fp32(), tmp_path / "original.onnx")
+    profile = profile_shapes([InputSpec("x", F32, (None, 8))], opt_batch=2, max_batch=4)
+    engine = tmp_path / "model.engine"
+    build_engine(original, engine, plan=plan_build(trt_version, "fp32"), profile=profile)
+    runner = graphfix.load(engine)
+    onnx_runner = graphfix.load(original)
+    assert [o.name for o in runner.outputs] == [o.name for o in onnx_runner.outputs]
+    assert runner.outputs[0].dtype == np.float32 and runner.inputs[0].shape[0] is None
+    x = np.random.default_rng(0).standard_normal((3, 8))  # float64: cast to the engine's float32
+    got = runner({"x": x})
+    want = onnx_runner({"x": x.astype(np.float32)})
+    assert list(got) == list(want)
+    np.testing.assert_allclose(got[runner.outputs[0].name], want[runner.outputs[0].name], rtol=1e-3, atol=1e-4)

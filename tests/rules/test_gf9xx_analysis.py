@@ -47,8 +47,8 @@ def test_a_custom_op_with_a_reference_is_seen_through():
     registry = Registry()
     registry.register("Twice", lambda x: np.concatenate([x, x], axis=1))
     with using(registry):
-        assert [f.code for f in findings(model)] == ["GF101"]  # the Shape chain after it is known
-    assert sorted(f.code for f in findings(model)) == ["GF402"]
+        assert [f.code for f in findings(model, ignore="GF5")] == ["GF101"]  # the Shape chain after it is known
+    assert sorted(f.code for f in findings(model, ignore="GF5")) == ["GF402"]
 
 
 def test_input_without_shape_is_reported():

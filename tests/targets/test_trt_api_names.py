@@ -73,18 +73,10 @@ POLYGRAPHY_REACHES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 # Uses that fail today in code this change may not edit. Each mark is strict: fixing the code turns the
-# test red until the entry is removed. Keyed by (name, TensorRT version of the list).
-_PLAN_GUARD = (
-    "plan_build keeps this keyword False for this version, but the guard is runtime data the "
-    "source does not show: pass the keyword only under a visible version check"
-)
-EXPECTED_FAILURES: dict[tuple[str, str], str] = {
-    ("BuilderFlag.FP16", "11.0.0.114"): _PLAN_GUARD,
-    ("BuilderFlag.FP16", "11.4.0.106"): _PLAN_GUARD,
-    ("BuilderFlag.INT8", "11.0.0.114"): _PLAN_GUARD,
-    ("BuilderFlag.INT8", "11.4.0.106"): _PLAN_GUARD,
-    ("NetworkDefinitionCreationFlag.STRONGLY_TYPED", "8.6.1"): _PLAN_GUARD,
-}
+# test red until the entry is removed. Keyed by (name, TensorRT version of the list). Empty: the precision
+# keywords (BuilderFlag.FP16/INT8, NetworkDefinitionCreationFlag.STRONGLY_TYPED) are passed only under a
+# visible version check in graphfix.compiling.backends.tensorrt.build.
+EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
 
 
 # -- the name lists -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from graphfix.compiling.backends.tensorrt.diagnose import (
 from graphfix.compiling.backends.tensorrt.plan import BuildPlan, check_graph_for_plan
 from graphfix.compiling.backends.tensorrt.profile import ShapeRange
 from graphfix.compiling.backends.tensorrt.status import (
+    FLAGLESS_MAJOR,
     MAX_OPTIMIZATION_LEVEL,
     _first_line,
     parse_version,
@@ -121,17 +122,28 @@ def build_engine(
     network = None
     unexpected = ""
     with polygraphy_log(verbose, purpose="the TensorRT backend") as parse_log:
-        create_config = loaders.CreateConfig(
-            fp16="FP16" in plan.builder_flags,
-            int8="INT8" in plan.builder_flags,
-            profiles=[trt_profile],
-            memory_pool_limits=pools,
-            load_timing_cache=cache,
-            builder_optimization_level=optimization_level,
-        )
+        if plan.major < FLAGLESS_MAJOR:  # BuilderFlag.FP16/INT8 exist up to 10.x (gone in 11)
+            create_config = loaders.CreateConfig(
+                fp16="FP16" in plan.builder_flags,
+                int8="INT8" in plan.builder_flags,
+                profiles=[trt_profile],
+                memory_pool_limits=pools,
+                load_timing_cache=cache,
+                builder_optimization_level=optimization_level,
+            )
+        else:  # 11.x: no precision flags; the strongly typed graph carries the precision
+            create_config = loaders.CreateConfig(
+                profiles=[trt_profile],
+                memory_pool_limits=pools,
+                load_timing_cache=cache,
+                builder_optimization_level=optimization_level,
+            )
         try:
             # (builder, network, parser); keep the tuple alive until the build is done.
-            network = loaders.NetworkFromOnnxPath(str(onnx_path), strongly_typed=plan.strongly_typed_flag)()
+            if plan.major >= 10:  # NetworkDefinitionCreationFlag.STRONGLY_TYPED exists from 10.0
+                network = loaders.NetworkFromOnnxPath(str(onnx_path), strongly_typed=plan.strongly_typed_flag)()
+            else:
+                network = loaders.NetworkFromOnnxPath(str(onnx_path))()
         except PolygraphyException:
             network = None
         except Exception as error:  # noqa: BLE001 - a TensorRT binding error, not a graphfix bug
@@ -181,7 +193,10 @@ def _diagnose_parse(onnx_path: Path, plan: BuildPlan, nodes: Sequence[tuple[str,
         trt_util = require("polygraphy.backend.trt.util", "the TensorRT backend")
 
         with polygraphy_log(purpose="the TensorRT backend"):
-            builder, network = loaders.CreateNetwork(strongly_typed=plan.strongly_typed_flag)()
+            if plan.major >= 10:  # NetworkDefinitionCreationFlag.STRONGLY_TYPED exists from 10.0
+                builder, network = loaders.CreateNetwork(strongly_typed=plan.strongly_typed_flag)()
+            else:
+                builder, network = loaders.CreateNetwork()()
             logger = trt_util.get_trt_logger()
             trt.init_libnvinfer_plugins(logger, "")
             parser = trt.OnnxParser(network, logger)
