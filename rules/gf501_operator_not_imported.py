@@ -53,12 +53,14 @@ from collections.abc import Iterator
 
 import onnx.defs
 
-from graphfix.linting import Context, Finding, FixAvailability, Rule, TensorRTError
 from graphfix.ir.graphutil import node_label
+from graphfix.linting import Context, Finding, FixAvailability, Rule, TensorRTError
 from graphfix.targets import is_default_domain
-from graphfix.targets.check import explain, local_function_calls, sites, versions_importing, violations
 from graphfix.targets._support import OperatorVersion
+from graphfix.targets.check import violations
+from graphfix.targets.sites import local_function_calls, sites
 from graphfix.targets.target import target_for
+from graphfix.targets.wording import explain, versions_importing
 
 _ONNX_OPS = frozenset(s.name for s in onnx.defs.get_all_schemas_with_history() if s.domain in ("", "ai.onnx"))
 

@@ -40,9 +40,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphfix.linting import Context, Finding, FixAvailability, Rule, SetInputs, TensorRTError
 from graphfix.analyse.rewrites import squeeze_axes
-from graphfix.targets.check import QDQ_OPS, Violation, advice_for, error_finding_kwargs, explain, sites, violations
+from graphfix.linting import Context, Finding, FixAvailability, Rule, SetInputs, TensorRTError
 from graphfix.targets._support import (
     AttributeDtype,
     Dtype,
@@ -53,7 +52,10 @@ from graphfix.targets._support import (
     QdqZeroPointZero,
     SqueezeAxesRequiredForDynamic,
 )
+from graphfix.targets.check import Violation, violations
+from graphfix.targets.sites import QDQ_OPS, sites
 from graphfix.targets.target import target_for
+from graphfix.targets.wording import advice_for, error_finding_kwargs, explain
 
 # The operators GF502's restrictions are about, in any table (tests/targets/test_gf5xx_parser_errors.py checks it).
 RESTRICTED_OPS = frozenset({

@@ -43,21 +43,13 @@ from collections.abc import Iterator
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.linting import Context, Finding, FixAvailability, NarrowDouble, Rule, TensorRTError
 from graphfix.analyse.narrowing import double_blocker, double_count
-from graphfix.targets.check import (
-    QDQ_OPS,
-    MAX_READ_ELEMENTS,
-    Site,
-    constant_array,
-    dtype_name,
-    error_finding_kwargs,
-    explain,
-    sites,
-    violations,
-)
+from graphfix.linting import Context, Finding, FixAvailability, NarrowDouble, Rule, TensorRTError
 from graphfix.targets._support import AttributeDtype, Dtype
+from graphfix.targets.check import violations
+from graphfix.targets.sites import MAX_READ_ELEMENTS, QDQ_OPS, Site, constant_array, dtype_name, sites
 from graphfix.targets.target import target_for
+from graphfix.targets.wording import error_finding_kwargs, explain
 
 INT32 = np.iinfo(np.int32)
 # Inputs that clamp their values to the data's extent: narrowing INT64_MAX there keeps the meaning.

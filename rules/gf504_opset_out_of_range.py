@@ -37,8 +37,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphfix.linting import Context, ConvertOpset, Finding, FixAvailability, Rule, TensorRTError
 from graphfix.analyse.opset import conversion_blocker
+from graphfix.linting import Context, ConvertOpset, Finding, FixAvailability, Rule, TensorRTError
 from graphfix.targets.target import target_for
 
 

@@ -36,8 +36,10 @@ from collections.abc import Iterator
 
 from graphfix.linting import Context, Finding, FixAvailability, Rule, TensorRTError
 from graphfix.targets._support import AttributeDefaultDiffers
-from graphfix.targets.check import QDQ_OPS, advice_for, error_finding_kwargs, explain, sites, violations
+from graphfix.targets.check import violations
+from graphfix.targets.sites import QDQ_OPS, sites
 from graphfix.targets.target import target_for
+from graphfix.targets.wording import advice_for, error_finding_kwargs, explain
 
 _ADVICE = "quantize symmetrically to INT8 with positive per-tensor or per-channel scales (graphfix --compile int8)"
 

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 
 from graphfix.linting import Context, Finding, FixAvailability, Rule, TensorRTError
 from graphfix.targets import is_default_domain
-from graphfix.targets.check import local_function_calls, sites
+from graphfix.targets.sites import local_function_calls, sites
 from graphfix.targets.target import target_for
 
 

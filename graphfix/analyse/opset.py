@@ -141,7 +141,7 @@ class _Shapes:
         if value is None:
             return None
         if self.analysis is not None and value in self.analysis.facts:
-            from graphfix.targets.check import static_shape
+            from graphfix.targets.sites import static_shape
 
             found = static_shape(self.analysis, value)
             if found is not None:
@@ -170,7 +170,7 @@ class _Shapes:
         if value is None:
             return None
         if self.analysis is not None:
-            from graphfix.targets.check import rank
+            from graphfix.targets.sites import rank
 
             found = rank(self.analysis, value)
             if found is not None:

@@ -38,7 +38,6 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     from graphfix.cli.report import print_explanation, print_text, to_json, to_sarif
     from graphfix.ir import load, node_label
     from graphfix.linting import Options, Report, lint_loaded, parse_selectors
-
     from graphfix.targets.target import check_version_text
 
     select, ignore = parse_selectors(args.select), parse_selectors(args.ignore)

@@ -94,7 +94,6 @@ def installed_tensorrt() -> tuple[int, int] | None:
     import importlib.util
 
     from graphfix.compiling.backends.tensorrt.status import parse_version, tensorrt_status
-
     from graphfix.deps import is_installed
 
     if not is_installed("tensorrt"):
@@ -118,12 +117,19 @@ _DISTRIBUTIONS = ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11",
 
 
 def check_version_text(trt_version: str | None) -> str | None:
-    """Validate ``--trt-version`` early (before any model is read); returns it unchanged."""
+    """Validate ``trt_version`` early (before any model is read); returns it unchanged.
+
+    Raises:
+        UsageError: No support table covers it (the message lists the tables).
+    """
     if trt_version is None:
         return None
     if not str(trt_version).strip():
-        raise UsageError("--trt-version needs a version, e.g. 8.6, 10, 10.12 or 11")
-    resolve(str(trt_version))
+        raise UsageError("trt_version needs a version, e.g. 8.6, 10, 10.12 or 11", parameters=("trt_version",))
+    try:
+        resolve(str(trt_version))
+    except UsageError as error:
+        raise UsageError(f"trt_version: {error}", parameters=("trt_version",)) from None
     return str(trt_version)
 
 

@@ -19,8 +19,18 @@ import pytest
 from graphs import MODELS, parse, run
 
 from graphfix.fixing import Editor
-from graphfix.ir import load, save_model
-from graphfix.linting import BatchShape, Finding, FixPlan, Options, SetDims, SetInputs, lint_loaded
+from graphfix.ir import LoadedModel, load, save_model
+from graphfix.linting import (
+    BatchShape,
+    ConvertOpset,
+    Finding,
+    FixPlan,
+    NarrowDouble,
+    Options,
+    SetDims,
+    SetInputs,
+    lint_loaded,
+)
 from graphfix.verify import input_shapes_for, input_specs, integer_ranges
 
 SAMPLES = Path(__file__).parents[2] / "samples"
@@ -65,6 +75,18 @@ def _moved(plan: FixPlan, positions: dict[ir.Node, int], model: ir.Model) -> Fix
     if isinstance(plan, BatchShape):
         return dataclasses.replace(plan, node=nodes[positions[plan.node]], source=values[plan.source.name])
     return dataclasses.replace(plan, node=nodes[positions[plan.node]])
+
+
+def _whole_model(plan: ConvertOpset | NarrowDouble, loaded: LoadedModel) -> ir.Model:
+    """What the fix pipeline makes of a model-level plan."""
+    if isinstance(plan, ConvertOpset):
+        from graphfix.analyse import analyse
+        from graphfix.fixing.opset import convert_opset
+
+        return convert_opset(loaded.model, plan.target, analysis=analyse(loaded))
+    from graphfix.fixing.narrowing import narrow_double
+
+    return narrow_double(loaded.model)
 
 
 def _session(path: Path) -> object:
@@ -123,9 +145,13 @@ def test_rules_detect_read_only_and_their_plans_apply_validate_and_verify(kind, 
         if not finding.fixable:
             continue
         fresh = load(source)  # each finding alone, on its own copy
-        editor = Editor(fresh.model)
-        editor.apply([_moved(plan, positions, fresh.model) for plan in finding.fix])
-        editor.cleanup()
+        model_level = [plan for plan in finding.fix if isinstance(plan, (ConvertOpset, NarrowDouble))]
+        if model_level:  # a whole-model rewrite (GF504's opset conversion, GF503's DOUBLE narrowing)
+            fresh.model = _whole_model(model_level[0], fresh)
+        else:
+            editor = Editor(fresh.model)
+            editor.apply([_moved(plan, positions, fresh.model) for plan in finding.fix])
+            editor.cleanup()
         fixed = tmp_path / f"fixed{index}.onnx"
         save_model(fresh.model, fixed)
         onnx.checker.check_model(str(fixed), full_check=True)

@@ -22,7 +22,6 @@ import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-
 from graphfix.compiling.backends.tensorrt.compare import TOLERANCES
 from graphfix.compiling.backends.tensorrt.plan import BuildPlan
 from graphfix.compiling.backends.tensorrt.profile import ShapeRange
