@@ -22,7 +22,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from graphfix.api import compile, fix, lint, load  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
 from graphfix.errors import (  # noqa: E402
     CalibrationError,
     CompileError,
@@ -35,9 +36,30 @@ from graphfix.errors import (  # noqa: E402
     VerificationError,
     WriteError,
 )
-from graphfix.ir.loading import ModelSource  # noqa: E402
-from graphfix.linting import Finding, Report, Safety  # noqa: E402
-from graphfix.plugins.registry import register_op  # noqa: E402
+
+if TYPE_CHECKING:
+    from graphfix.api import compile, fix, lint, load
+    from graphfix.ir.loading import ModelSource
+    from graphfix.linting import Finding, Report, Safety
+    from graphfix.plugins.registry import register_op
+
+# Imported on first use (PEP 562): `import graphfix` and `graphfix --version` stay cheap (no onnx-ir,
+# which imports sympy), and `graphfix lint` imports only what lint uses.
+_LAZY = {"compile": "graphfix.api", "fix": "graphfix.api", "lint": "graphfix.api", "load": "graphfix.api",
+         "ModelSource": "graphfix.ir.loading", "Finding": "graphfix.linting", "Report": "graphfix.linting",
+         "Safety": "graphfix.linting", "register_op": "graphfix.plugins.registry"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'graphfix' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["CalibrationError", "CompileError", "Finding", "GraphfixError", "MissingDependencyError", "ModelError",
            "ModelSource", "PrecisionError", "Report", "Safety", "TensorRTBuildError", "UsageError",

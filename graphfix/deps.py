@@ -1,14 +1,15 @@
 """The one way graphfix imports its optional dependencies.
 
 ``lint`` and ``fix --no-verify`` need only onnx, onnx-ir and numpy. Everything else is imported here,
-lazily, at the moment a stage needs it, with one install hint per dependency:
+lazily, at the moment a stage needs it, with one install hint per dependency (onnxruntime, polygraphy and
+onnxconverter-common are in the default install; the hint is for a broken or trimmed environment):
 
 =======================  =============================  ==========================================
 import name              needed by                      install
 =======================  =============================  ==========================================
-``onnxruntime``          verification, precision, run   ``pip install 'graphfix[verify]'``
-``polygraphy``           verification, comparisons      ``pip install 'graphfix[verify]'``
-``onnxconverter_common`` fp16                           ``pip install 'graphfix[precision]'``
+``onnxruntime``          verification, precision, run   ``pip install onnxruntime``
+``polygraphy``           verification, comparisons      ``pip install polygraphy``
+``onnxconverter_common`` fp16                           ``pip install onnxconverter-common``
 ``tensorrt``             the TensorRT backend           NVIDIA's wheels, or JetPack's bindings
 ``torch``                ``graphfix.export``            ``pip install torch`` (a CPU wheel)
 =======================  =============================  ==========================================
@@ -29,9 +30,9 @@ TENSORRT_HINT = ("pip install tensorrt (NVIDIA's wheels); on Jetson use the Tens
                  "come with JetPack")
 
 HINTS: dict[str, str] = {
-    "onnxruntime": "pip install 'graphfix[verify]' (or pip install onnxruntime)",
-    "polygraphy": "pip install 'graphfix[verify]' (or pip install polygraphy)",
-    "onnxconverter_common": "pip install 'graphfix[precision]' (or pip install onnxconverter-common)",
+    "onnxruntime": "pip install onnxruntime (part of graphfix's default install)",
+    "polygraphy": "pip install polygraphy (part of graphfix's default install)",
+    "onnxconverter_common": "pip install onnxconverter-common (part of graphfix's default install)",
     "tensorrt": TENSORRT_HINT,
     "torch": "pip install torch (a CPU wheel keeps it small)",
 }

@@ -26,6 +26,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import IO, Any
 
 
@@ -155,3 +156,26 @@ def _is_terminal(stream: IO[str]) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):  # closed or not a real stream
         return False
+
+
+# The display of the running command. Library steps draw on it without a parameter threaded through every
+# call (``with current().task("saving ..."):``); outside the CLI it is SILENT, so library users see nothing.
+_current: ContextVar[Progress] = ContextVar("graphfix_progress", default=SILENT)
+
+# Files smaller than this load and save in well under a second: no line for them.
+LARGE_FILE_BYTES = 64 * 2**20
+
+
+def current() -> Progress:
+    """The progress display of the running command (``SILENT`` outside :func:`use`)."""
+    return _current.get()
+
+
+@contextmanager
+def use(display: Progress) -> Iterator[Progress]:
+    """Make ``display`` the :func:`current` one for the block (the CLI wraps each command in it)."""
+    token = _current.set(display)
+    try:
+        yield display
+    finally:
+        _current.reset(token)

@@ -21,9 +21,6 @@ SAMPLE = ROOT / "samples" / "detector_legacy.onnx"
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "the default install lacks what fix and --compile fp16 use: onnxruntime and polygraphy (verification) "
-    "and onnxconverter-common (fp16) are extras; they must move into [project] dependencies"))
 def test_default_install_runs_fix_with_fp16_compile(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     started = time.perf_counter()

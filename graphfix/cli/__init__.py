@@ -14,16 +14,14 @@ import argparse
 from collections.abc import Sequence
 from types import ModuleType
 
-from rich.console import Console
-
 from graphfix import __version__
 from graphfix.cli import compile as compile_command
-from graphfix.cli import fix, lint, plugin, rules, run
+from graphfix.cli import config, fix, lint, plugin, rules, run
 from graphfix.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Parser, report_error, report_internal
 from graphfix.errors import GraphfixError
 
 # The subcommands, in the order ``graphfix --help`` lists them; each module has add_parsers().
-COMMANDS: tuple[ModuleType, ...] = (lint, rules, fix, compile_command, run, plugin)
+COMMANDS: tuple[ModuleType, ...] = (lint, rules, fix, compile_command, run, plugin, config)
 
 __all__ = ["COMMANDS", "EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "build_parser", "main"]
 
@@ -41,17 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``graphfix`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --version and --help end here, before rich is imported
+    from rich.console import Console
+
     console = Console(highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
     try:
+        from graphfix.progress import Progress, use
+
         from graphfix.plugins import registry_from, using
 
         # --custom-ops: the references every stage of this command runs custom ops through.
-        with using(registry_from(getattr(args, "custom_ops", None) or None)):
+        with use(Progress(quiet=getattr(args, "quiet", False))), \
+                using(registry_from(getattr(args, "custom_ops", None) or None)):
             code: int = args.run(args, console, errors)
         return code
     except GraphfixError as error:

@@ -6,13 +6,13 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, NoReturn
 
 from graphfix.cli.flags import speak
 from graphfix.errors import GraphfixError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -42,6 +42,23 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="an input's shape, e.g. x:1x3x224x224; dim 0 is the batch and stays dynamic")
     add_trt_version_option(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
+    add_quiet_option(parser)
+    from graphfix.cli.config import add_config_option
+
+    add_config_option(parser)
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    """--quiet: no progress display (it is already off when stderr is not a terminal)."""
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+
+def add_path_options(parser: argparse.ArgumentParser) -> None:
+    """--exclude and --jobs, for commands that take several models."""
+    parser.add_argument("--exclude", action="append", metavar="PATTERN",
+                        help="skip paths matching this pattern (fnmatch; a name, or a path from here)")
+    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                        help="files linted at once, in a process pool (default: the number of cores)")
 
 
 def add_custom_ops_option(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +75,8 @@ def message_of(error: GraphfixError) -> str:
 
 def report_error(errors: Console, error: GraphfixError | str, args: argparse.Namespace) -> None:
     """Print a user error as one line (and the traceback with --verbose)."""
+    from rich.markup import escape
+
     message = message_of(error) if isinstance(error, GraphfixError) else error
     errors.print(f"[bold red]graphfix: error:[/bold red] {escape(message)}")
     if getattr(args, "verbose", False):
@@ -66,6 +85,8 @@ def report_error(errors: Console, error: GraphfixError | str, args: argparse.Nam
 
 def report_internal(errors: Console, error: BaseException, args: argparse.Namespace, where: str) -> None:
     """Print a bug in graphfix as one line (and the traceback with --verbose)."""
+    from rich.markup import escape
+
     errors.print(f"[bold red]graphfix: internal error[/bold red]{escape(where)}: "
                  f"{type(error).__name__}: {escape(str(error).splitlines()[0] if str(error) else '')} "
                  "(re-run with --verbose for the traceback, and please report it)")

@@ -8,13 +8,10 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 from graphfix.cli.common import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
+    add_quiet_option,
     add_trt_version_option,
     add_custom_ops_option,
     parse_input_ranges,
@@ -22,6 +19,8 @@ from graphfix.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from graphfix.compare import Comparison
     from graphfix.compiling import CompileResult
 
@@ -53,6 +52,7 @@ def add_parsers(commands: Any) -> None:
     compile_parser.add_argument("--input-range", action="append", default=[], metavar="NAME:LO,HI")
     compile_parser.add_argument("--format", choices=("text", "json"), default="text")
     compile_parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
+    add_quiet_option(compile_parser)
     add_trt_version_option(compile_parser)
     add_compile_options(compile_parser, precision_flag="--precision")
     add_custom_ops_option(compile_parser)
@@ -79,6 +79,8 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
 
 def print_compile(console: Console, result: CompileResult) -> None:
     """The compile result: notices, what was made, and one table per comparison."""
+    from rich.markup import escape
+
     for notice in result.notices:
         console.print(f"[yellow]notice[/yellow] {escape(notice)}", soft_wrap=True)
     for finding in result.target_errors:
@@ -110,6 +112,9 @@ def print_compile(console: Console, result: CompileResult) -> None:
 
 
 def _print_check(console: Console, title: str, check: Comparison) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=title, box=None, header_style="bold")
     for column in ("output", "batch", "max abs", "max rel", "cosine", "SNR dB", "result"):
         table.add_column(column, justify="right" if column not in ("output", "result") else "left")

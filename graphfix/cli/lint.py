@@ -1,13 +1,17 @@
-"""``graphfix lint PATH...``: report rule violations (exit 1 if any)."""
+"""``graphfix lint PATH...``: report rule violations (exit 1 if any).
+
+PATH is a file, a folder (every ``*.onnx`` below) or a glob (:mod:`.paths`); files are linted in a process
+pool (``--jobs``, default the cores) and reported in the order found. Settings come from the project
+configuration (:mod:`.config`); flags win.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import io
 import sys
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from graphfix.cli.common import (
     EXIT_CLEAN,
@@ -15,19 +19,23 @@ from graphfix.cli.common import (
     EXIT_FINDINGS,
     add_custom_ops_option,
     add_model_options,
+    add_path_options,
     parse_input_shapes,
     report_error,
-    report_internal,
 )
-from graphfix.errors import GraphfixError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_parsers(commands: Any) -> None:
     lint = commands.add_parser("lint", help="report rule violations (exit 1 if any)")
-    lint.add_argument("paths", nargs="+", metavar="PATH", help="ONNX model files")
+    lint.add_argument("paths", nargs="+", metavar="PATH", help="ONNX model files, folders (recursive) or globs")
     add_model_options(lint)
     add_custom_ops_option(lint)
-    lint.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="output format")
+    add_path_options(lint)
+    lint.add_argument("--format", choices=("text", "json", "sarif", "html"), default="text",
+                      help="output format (html: one self-contained page; give --output-file)")
     lint.add_argument("--output-file", metavar="FILE", help="write the report here instead of stdout")
     lint.add_argument("--explain", metavar="NODE",
                       help="also say why each rule did not fire on this node (a node name, or Op(first output))")
@@ -35,50 +43,78 @@ def add_parsers(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
-    from graphfix.cli.report import print_explanation, print_text, to_json, to_sarif
-    from graphfix.ir import load, node_label
-    from graphfix.linting import Options, Report, lint_loaded, parse_selectors
+    from graphfix.cli.config import apply_config, config_of
+    from graphfix.cli.lint_jobs import default_jobs, lint_files, tasks_for
+    from graphfix.cli.paths import collect_models
+    from graphfix.errors import UsageError
+    from graphfix.linting import parse_selectors
     from graphfix.targets.target import check_version_text
 
-    select, ignore = parse_selectors(args.select), parse_selectors(args.ignore)
-    options = Options(input_shapes=parse_input_shapes(args.input_shape),
-                      trt_version=check_version_text(args.trt_version))
-    reports: list[Report] = []
+    config = config_of(args)
+    apply_config(args, config)
+    trt_version = check_version_text(args.trt_version)  # checked before any model is read
+    parse_selectors(args.select), parse_selectors(args.ignore)  # a bad selector: one error, before any model
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    models = collect_models(args.paths, exclude=args.exclude or [], excluded=config.excluded)
+    if not models:
+        raise UsageError("no ONNX model to lint (every path was excluded or named no *.onnx file)")
+    tasks = tasks_for([str(m) for m in models], config, args.select, args.ignore,
+                      parse_input_shapes(args.input_shape), trt_version,
+                      [str(Path(f).resolve()) for f in args.custom_ops])
+    # --explain needs the live findings; it is a one-model question, so it runs in-process.
+    jobs = 1 if args.explain else (args.jobs or default_jobs())
+    reports = []
     node_names: dict[str, set[str]] = {}
-    for path in args.paths:
-        try:
-            report, ctx = lint_loaded(load(path), options, select, ignore)
-            node_names[report.file] = {node_label(node) for node in ctx.analysis.order}
-        except GraphfixError as error:
-            report_error(errors, error, args)
-            report = Report(path, [], error=str(error))
-        except Exception as error:  # keep going: one bad file must not hide the others
-            report_internal(errors, error, args, f" on {path}")
-            report = Report(path, [], error=f"internal error: {type(error).__name__}: {error}")
-        reports.append(report)
+    for result in lint_files(tasks, jobs):
+        if result.error is not None:
+            if result.internal:
+                errors.print(f"[bold red]graphfix: internal error[/bold red] on {result.report.file}: "
+                             f"{result.error} (re-run with --verbose for the traceback, and please report it)",
+                             markup=True, highlight=False)
+            else:
+                report_error(errors, result.error, args)
+            if args.verbose:
+                errors.print(result.traceback, markup=False)
+        node_names[result.report.file] = result.node_names
+        reports.append(result.report)
+    _write(args, console, reports, node_names)
+    if any(r.error for r in reports):
+        return EXIT_ERROR
+    return EXIT_FINDINGS if any(r.errors for r in reports) else EXIT_CLEAN  # information never fails
+
+
+def _write(args: argparse.Namespace, console: Console, reports: list[Any], node_names: dict[str, set[str]]) -> None:
+    from rich.console import Console
+
+    from graphfix.cli.report import print_explanation, print_text, to_json, to_sarif
 
     if args.format == "text":
         if args.output_file:
-            from graphfix.ir.saving import write_text_atomic
-
             buffer = io.StringIO()
             file_console = Console(file=buffer, highlight=False, soft_wrap=True, no_color=True)
             print_text(file_console, reports)
             if args.explain:
                 print_explanation(file_console, reports, args.explain, node_names)
-            write_text_atomic(args.output_file, buffer.getvalue())
+            _save(args.output_file, buffer.getvalue())
         else:
             print_text(console, reports)
             if args.explain:
                 print_explanation(console, reports, args.explain, node_names)
+        return
+    if args.format == "html":
+        from graphfix.cli.html import lint_report_input, render_html
+
+        text = render_html(lint_report_input(reports))
     else:
         text = to_json(reports, explain=args.explain) if args.format == "json" else to_sarif(reports)
-        if args.output_file:
-            from graphfix.ir.saving import write_text_atomic
+        text += "\n"
+    if args.output_file:
+        _save(args.output_file, text)
+    else:
+        sys.stdout.write(text)
 
-            write_text_atomic(args.output_file, text + "\n")
-        else:
-            sys.stdout.write(text + "\n")
-    if any(r.error for r in reports):
-        return EXIT_ERROR
-    return EXIT_FINDINGS if any(r.errors for r in reports) else EXIT_CLEAN  # information never fails
+def _save(path: str, text: str) -> None:
+    from graphfix.ir.saving import write_text_atomic
+
+    write_text_atomic(path, text)

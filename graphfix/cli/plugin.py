@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from graphfix.cli.common import EXIT_CLEAN, add_custom_ops_option
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_parsers(commands: Any) -> None:
@@ -28,6 +28,8 @@ def add_parsers(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    from rich.markup import escape
+
     from graphfix.plugins.scaffold import write_plugin_scaffold
 
     report = write_plugin_scaffold(args.path, args.op, args.output, trt_version=args.trt_version,

@@ -6,16 +6,18 @@ only ever added.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from collections import Counter
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.markup import escape
-
 from graphfix import __version__
 from graphfix.linting import Report, Rule, Safety, documented_rules
 from graphfix.linting.registry import unreadable_rule
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FORMAT_VERSION = 1
 
@@ -114,6 +116,8 @@ def _sarif_rule(rule: type[Rule]) -> dict[str, object]:
 def print_explanation(console: Console, reports: Sequence[Report], node: str,
                       node_names: dict[str, set[str]]) -> None:
     """``--explain NODE``: why each rule that looked at ``node`` did not fire."""
+    from rich.markup import escape
+
     for report in reports:
         if report.error:
             continue
@@ -133,6 +137,8 @@ def print_explanation(console: Console, reports: Sequence[Report], node: str,
 
 
 def print_text(console: Console, reports: Sequence[Report], *, show_fixes: bool = True) -> None:
+    from rich.markup import escape
+
     for report in reports:
         if report.error:
             continue

@@ -7,11 +7,11 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from graphfix.cli.common import EXIT_CLEAN, add_trt_version_option
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from graphfix.targets.target import Target
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from graphfix.cli.common import EXIT_CLEAN, add_custom_ops_option, parse_input_ranges
+from graphfix.cli.common import EXIT_CLEAN, add_custom_ops_option, add_quiet_option, parse_input_ranges
 from graphfix.errors import GraphfixError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_parsers(commands: Any) -> None:
@@ -29,10 +27,15 @@ def add_parsers(commands: Any) -> None:
     run_parser.add_argument("--plugins", action="append", default=[], metavar="FILE.py|lib.so",
                             help="TensorRT plugins an engine uses, loaded before it is deserialized")
     run_parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
+    add_quiet_option(run_parser)
     run_parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    import numpy as np
+    from rich.markup import escape
+    from rich.table import Table
+
     from graphfix.compiling.runner import ENGINE_SUFFIXES, load, random_feeds
     from graphfix.ir.saving import write_bytes_atomic
 

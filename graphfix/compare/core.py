@@ -6,17 +6,22 @@ only choose the two sides, the inputs and the tolerance policy.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from graphfix.compare.inputs import Inputs
 from graphfix.compare.log import first_line, polygraphy_log
+from graphfix.compare.order import equal_up_to_order
 from graphfix.compare.policy import Policy, Thresholds, Tolerance
 from graphfix.compare.result import Comparison, Failure
 from graphfix.compare.runners import Side, polygraphy_runner
 from graphfix.compare.stats import OutputComparison, judge, statistics
 from graphfix.deps import require
+
+if TYPE_CHECKING:
+    from graphfix.progress import Step
 
 
 def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *, action: str = "compare") -> Comparison:
@@ -54,8 +59,14 @@ def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *,
         order = [candidate, reference] if relative_to_reference else [reference, candidate]
         load_errors: list[tuple[Side, BaseException]] = []
         runners = [polygraphy_runner(side, lambda side, error: load_errors.append((side, error))) for side in order]
+        from graphfix.progress import current
+
+        step_name = f"{action} at batch {', '.join(map(str, batches))}"
         try:
-            results = comparator.Comparator.run(runners, data_loader=[feeds[batch] for batch in batches])
+            with current().task(step_name, total=len(batches)) as step:
+                loader = _CountedBatches(feeds[batch] for batch in batches)
+                loader.step = step
+                results = comparator.Comparator.run(runners, data_loader=loader)
         except Exception as error:  # a side that does not load or run is a failed comparison
             for side, problem in load_errors:
                 return failed(Failure("load", side.label, first_line(problem)),
@@ -85,6 +96,9 @@ def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *,
                     judge(result, want, got, policy)
                 else:
                     _apply_polygraphy_verdict(result, judged.get(name))
+                    if (not result.passed and got is not None and name in policy.unordered
+                            and equal_up_to_order(want, got, policy.atol, policy.rtol)):
+                        result.passed, result.tie_order, result.problem = True, True, ""
                 outputs.append(result)
         errors = log.entries("E!")
     return _conclude(batches, outputs, shape_messages, policy, candidate, errors)
@@ -144,4 +158,20 @@ def _conclude(
                                 f"max rel error {o.max_rel:.3g}")
         if not outputs:
             messages.append(f"nothing was compared{': ' + first_line(errors[0]) if errors else ''}")
+    tied = sorted({o.output for o in outputs if o.tie_order})
+    if passed and tied:
+        messages.append(f"{', '.join(repr(t) for t in tied)} equal up to the order of tied values")
     return Comparison(passed, batches, outputs, "; ".join(messages), policy, candidate.description)
+
+
+class _CountedBatches(list[Any]):
+    """The batches, advancing the progress display as the first runner takes each (Polygraphy caches
+    them for the second)."""
+
+    step: Step | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        for feed in super().__iter__():
+            yield feed
+            if self.step is not None:
+                self.step.advance()

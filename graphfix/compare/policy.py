@@ -19,13 +19,16 @@ class Tolerance:
 
     ``check_error_stat="elemwise"`` fails an output when any element misses both tolerances;
     ``"quantile"`` checks the 99th percentile errors. Relative errors are relative to ``relative_to``'s
-    output (Polygraphy divides by the second runner's output).
+    output (Polygraphy divides by the second runner's output). An output named in ``unordered`` (one
+    downstream of TopK, ArgMax, NonMaxSuppression...) that fails elementwise passes when it is equal up to
+    the order of tied values (:func:`graphfix.compare.order.equal_up_to_order`).
     """
 
     atol: float
     rtol: float
     check_error_stat: str = "elemwise"
     relative_to: Literal["reference", "candidate"] = "reference"
+    unordered: frozenset[str] = frozenset()
 
     def describe(self) -> str:
         return (f"|diff| <= {self.atol:g} or <= {self.rtol:g}*|{self.relative_to}| "

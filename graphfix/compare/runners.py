@@ -48,11 +48,13 @@ class Side:
 
 
 def onnxruntime_session(source: str | os.PathLike[str] | bytes, *, optimize: bool = True,
-                        external_folder: Path | None = None) -> Any:
+                        external_folder: Path | None = None, quiet: bool = False) -> Any:
     """An ONNX Runtime CPU session (basic graph optimisations, or none when ``optimize`` is false).
 
-    ``source`` is a path, or serialized bytes whose external data lives in ``external_folder``. A model
-    with custom ops runs through their references (``graphfix.plugins.session_for``, the active registry).
+    ``source`` is a path, or serialized bytes whose external data lives in ``external_folder``. ``quiet``
+    silences ONNX Runtime's own error log (for callers that report failures themselves).
+    A model with custom ops runs through their references (``graphfix.plugins.session_for``, the
+    active registry).
 
     Raises:
         MissingDependencyError: onnxruntime is not installed.
@@ -60,7 +62,7 @@ def onnxruntime_session(source: str | os.PathLike[str] | bytes, *, optimize: boo
     """
     ort = require("onnxruntime", "running models")
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4 if quiet else 3
     # Without optimisation the model runs exactly as written (the fp16 emulation depends on it).
     options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_BASIC if optimize
                                         else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
@@ -105,9 +107,10 @@ def _custom_model(source: str | os.PathLike[str] | bytes) -> Any:
     return source if has_custom_ops(source) else None
 
 
-def onnxruntime_side(label: str, model: str | os.PathLike[str], *, description: str = "onnxruntime CPU") -> Side:
-    """ONNX Runtime (CPU) on the model file ``model``."""
-    return Side(label, "ONNX Runtime", "onnxruntime", functools.partial(onnxruntime_session, model),
+def onnxruntime_side(label: str, model: str | os.PathLike[str], *, description: str = "onnxruntime CPU",
+                     quiet: bool = False) -> Side:
+    """ONNX Runtime (CPU) on the model file ``model`` (``quiet``: without ONNX Runtime's own error log)."""
+    return Side(label, "ONNX Runtime", "onnxruntime", functools.partial(onnxruntime_session, model, quiet=quiet),
                 description)
 
 

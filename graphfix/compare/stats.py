@@ -19,6 +19,7 @@ class OutputComparison:
     candidate against the reference (in dB; inf when equal), ``nonfinite`` the count of values that are
     inf/nan in the candidate but not in the reference. An output the candidate lacks, or gives with
     another shape, fails with ``problem`` saying so; a different dtype is recorded, not judged.
+    ``tie_order`` marks an output that is equal only up to the order of tied values.
     """
 
     output: str
@@ -33,6 +34,7 @@ class OutputComparison:
     shape_mismatch: bool = False
     dtype_mismatch: bool = False
     missing: bool = False
+    tie_order: bool = False  # passed only up to the order of tied values
 
     def to_dict(self) -> dict[str, object]:
         """Every statistic, with non-finite floats as None (JSON has no inf/nan)."""

@@ -191,8 +191,10 @@ def _compile(
                                                   ranges=ranges)
         if calibration.random:
             notices.append("int8 calibration used random data: accuracy will be poor; pass --calib-data")
-    with warnings.catch_warnings():  # said once, as a notice, instead of a Python warning
-        warnings.simplefilter("ignore", transforms.RandomCalibrationWarning)
+    from graphfix.progress import current
+
+    with warnings.catch_warnings(), current().task(f"{precision} transform of {Path(model).name}"):
+        warnings.simplefilter("ignore", transforms.RandomCalibrationWarning)  # said once, as a notice
         transformed = transforms.transform(model, base, precision, calibration=calibration)
     result = CompileResult(precision, chosen, transformed, None, notices=notices)
     if precision != "fp32":
@@ -265,10 +267,13 @@ def _compile(
             workspace_bytes=workspace_bytes, optimization_level=optimization_level)
         return result
     result.engine = engine_path
-    result.engine_report = trt_backend.build_engine(
-        graph, engine_path, plan=plan, profile=profile, workspace_bytes=workspace_bytes,
-        timing_cache=trt_backend.default_timing_cache_path(engine_path, version),
-        optimization_level=optimization_level)
+    from graphfix.progress import current
+
+    with current().task(f"building the TensorRT {precision} engine {engine_path.name}"):
+        result.engine_report = trt_backend.build_engine(
+            graph, engine_path, plan=plan, profile=profile, workspace_bytes=workspace_bytes,
+            timing_cache=trt_backend.default_timing_cache_path(engine_path, version),
+            optimization_level=optimization_level)
     result.comparison = trt_backend.compare_engine(
         engine_path, reference, trt_backend.feeds_for_batches(profile, batches), precision=plan.precision,
         dtypes=dtypes, ranges=ranges)

@@ -48,6 +48,7 @@ from graphfix.verify import (
     Verification,
     input_specs,
     integer_ranges,
+    tie_outputs,
     verification_batches,
     verify,
 )
@@ -206,6 +207,7 @@ def _fix(
     loaded = _own_copy(original) if source_path is None else original
     ops_before = op_counts(loaded.model)
     specs = input_specs(original.model)  # before any edit: verification feeds the original's interface
+    unordered = tie_outputs(original.model)  # outputs that may tie: compared up to order when they differ
     ranges = {**integer_ranges(original.model), **(input_ranges or {})}
     from graphfix.targets.target import check_version_text
 
@@ -273,19 +275,35 @@ def _fix(
         return result
 
     batches = verification_batches(specs, options.input_shapes, export_batches)
+    reference = Reference(
+        export_batch=min(export_batches) if export_batches else _static_batch(specs),
+        # A repair makes a baked batch follow the batch again: verified per sample beyond the export batch.
+        repaired=bool(user_edits) or any(f.safety in (Safety.UNSAFE, Safety.NEEDS_DYNAMIC_BATCH) for f in applied),
+        unordered=unordered)
 
     def check(staged: Path) -> None:
-        validate(staged)
+        validate(staged, original=source_path or original.model)
         if verify and result.changed:
             # Nothing is verified through a custom op that has no reference: refused with GF402's text.
             require_implementations(staged, custom_ops)
             result.verification = _verify(original, source_path, staged, specs, options, batches, ranges,
-                                          atol, rtol)
-            if not result.verification.passed and not force:
-                raise VerificationError(f"{loaded.label}: the fixed model does not match the original "
-                                        f"({result.verification.message}); nothing was written "
+                                          atol, rtol, reference)
+            verification = result.verification
+            if verification.passed or force:
+                return
+            if verification.failure is not None and verification.failure.side == "fixed model":
+                raise VerificationError(f"{loaded.label}: {verification.message} (verified against "
+                                        f"{verification.reference}); nothing was written "
                                         "(force=True writes it anyway)",
-                                        parameters=("force=True", *result.verification.parameters))
+                                        parameters=("force=True", *verification.parameters))
+            if verification.original_failed:
+                raise VerificationError(f"{loaded.label}: {verification.message}; nothing was written "
+                                        "(force=True writes it anyway)",
+                                        parameters=("force=True", *verification.parameters))
+            raise VerificationError(f"{loaded.label}: the fixed model does not match {verification.reference} "
+                                    f"({verification.message}); nothing was written "
+                                    "(force=True writes it anyway)",
+                                    parameters=("force=True", *verification.parameters))
 
     if output is not None:
         result.written = save_model(loaded.model, Path(output), check=check)
@@ -346,6 +364,22 @@ def _check_dynamic_batch(findings: list[Finding], label: str) -> None:
                             parameters=("dynamic_batch=True",))
 
 
+@dataclass(frozen=True)
+class Reference:
+    """What verification compares with: the export batch ``B`` baked into the original (from the findings'
+    ``SetInputs.check_batch``, else the original's static batch), whether a fix repaired a baked batch
+    (then the reference is the original per sample at ``B``), and the outputs that may tie."""
+
+    export_batch: int | None
+    repaired: bool
+    unordered: frozenset[str]
+
+
+def _static_batch(specs: Sequence[InputSpec]) -> int | None:
+    dims0 = {spec.dims[0] for spec in specs if spec.dims}
+    return next(iter(dims0)) if len(dims0) == 1 and None not in dims0 else None
+
+
 def _verify(
     original: LoadedModel,
     source_path: Path | None,
@@ -356,15 +390,19 @@ def _verify(
     ranges: Mapping[str, tuple[float, float]],
     atol: float,
     rtol: float,
+    reference: Reference,
 ) -> Verification:
+    def run(path: Path) -> Verification:
+        return verify(path, staged, specs, batches=batches, pinned=options.input_shapes, ranges=ranges,
+                      atol=atol, rtol=rtol, export_batch=reference.export_batch, repaired=reference.repaired,
+                      unordered=reference.unordered)
+
     if source_path is not None:
-        return verify(source_path, staged, specs, batches=batches, pinned=options.input_shapes, ranges=ranges,
-                      atol=atol, rtol=rtol)
+        return run(source_path)
     directory = Path(tempfile.mkdtemp(prefix="graphfix-original-"))
     try:
         path = directory / "original.onnx"
         save_model(original.model, path)
-        return verify(path, staged, specs, batches=batches, pinned=options.input_shapes, ranges=ranges,
-                      atol=atol, rtol=rtol)
+        return run(path)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

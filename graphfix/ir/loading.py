@@ -75,6 +75,26 @@ def _load_path(path: Path) -> LoadedModel:
         raise ModelError(label, "no such file", "check the path")
     if path.is_dir():
         raise ModelError(label, "is a directory, not an ONNX file")
+    from graphfix.progress import LARGE_FILE_BYTES, SILENT, current
+
+    display = current() if _model_bytes(path) > LARGE_FILE_BYTES else SILENT
+    with display.task(f"loading {path.name}"):
+        return _read_path(path, label)
+
+
+def _model_bytes(path: Path) -> int:
+    """The file and its neighbours' size: an upper bound of what loading may read, at one stat per file."""
+    try:
+        size = path.stat().st_size
+        if size > 2**20:  # large enough alone, or a model whose weights are inside
+            return size
+        return size + sum(p.stat().st_size for p in path.parent.iterdir() if p.is_file() and p != path
+                          and p.name.startswith(path.stem))
+    except OSError:
+        return 0
+
+
+def _read_path(path: Path, label: str) -> LoadedModel:
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError) as error:

@@ -141,15 +141,20 @@ def save_model(
         WriteError: Writing failed; nothing was written. Errors from ``check`` propagate; nothing was
             written either.
     """
+    from graphfix.progress import LARGE_FILE_BYTES, SILENT, current
+
+    size = weight_bytes(model)
     if external is None:
-        external = uses_external_data(model) or weight_bytes(model) > EMBED_LIMIT_BYTES
+        external = uses_external_data(model) or size > EMBED_LIMIT_BYTES
+    display = current() if size > LARGE_FILE_BYTES else SILENT
     with staged(path) as stage:
         data_name = f"{stage.destination.name}.data"
-        if external:
-            ir.save(model, stage.path, external_data=data_name)
-            stage.add_companion(data_name)
-        else:
-            ir.save(model, stage.path)
+        with display.task(f"saving {Path(path).name} ({size / 2**20:.0f} MiB)"):
+            if external:
+                ir.save(model, stage.path, external_data=data_name)
+                stage.add_companion(data_name)
+            else:
+                ir.save(model, stage.path)
         if check is not None:
             check(stage.path)
     return stage.written

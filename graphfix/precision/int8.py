@@ -106,6 +106,8 @@ def to_int8(
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             feeds = next(self._batches, None)
+            if feeds is not None:
+                step.advance()
             return None if feeds is None else {name: feeds[name] for name in inputs}
 
     parent = output.parent if str(output.parent) else Path(".")
@@ -130,7 +132,10 @@ def to_int8(
             activations, quantized_ops = QuantType.QUInt8, None
             options = {"QDQOpTypePerChannelSupportToAxis": {"MatMul": -1}}
         try:
-            with _quiet_quantization():
+            from graphfix.progress import current
+
+            with _quiet_quantization(), current().task(f"int8 calibration on {calibration.source}",
+                                                       total=len(calibration.batches)) as step:
                 quantize_static(
                     str(staged_source), str(staged_output), Reader(), quant_format=QuantFormat.QDQ,
                     op_types_to_quantize=quantized_ops, per_channel=per_channel, reduce_range=False,

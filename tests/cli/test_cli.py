@@ -52,6 +52,10 @@ def test_select_and_ignore_by_prefix(models, capsys):
 def test_unknown_selector_is_a_usage_error(models, capsys):
     assert main(["lint", str(models["view"]), "--select", "E501"]) == 2
     assert "matches no rule code" in capsys.readouterr().err
+    # said once, before any model is read (not once per file)
+    assert main(["lint", str(models["view"]), str(models["view"]), "x.onnx", "--select", "E501", "-j", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("matches no rule code") == 1 and "x.onnx" not in err
 
 
 def test_json_format_is_stable(models, capsys):

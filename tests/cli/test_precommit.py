@@ -22,8 +22,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS_FILE = ROOT / ".pre-commit-hooks.yaml"
 SAMPLE = ROOT / "samples" / "detector_legacy.onnx"
-MULTI_FILE_FIX_DIFF = ("`graphfix fix --diff PATH...` does not yet take several models and exit 1 when any "
-                       "would change (issue 11 item 3; the CLI change is wired separately)")
 
 CLEAN = """
 <ir_version: 8, opset_import: ["" : 17]>
@@ -137,7 +135,6 @@ def test_fix_diff_hook_passes_on_one_clean_model(repo: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=MULTI_FILE_FIX_DIFF)
 def test_fix_diff_hook_fails_when_a_model_would_change_and_writes_nothing(repo: Path) -> None:
     before = {name: (repo / name).read_bytes() for name in staged(repo)}
     result = run_hook("graphfix-fix-diff", repo, staged(repo))
@@ -147,7 +144,6 @@ def test_fix_diff_hook_fails_when_a_model_would_change_and_writes_nothing(repo: 
     assert git(repo, "status", "--porcelain") == ""
 
 
-@pytest.mark.xfail(strict=True, reason=MULTI_FILE_FIX_DIFF)
 def test_fix_diff_hook_passes_on_several_clean_models(repo: Path) -> None:
     result = run_hook("graphfix-fix-diff", repo, ["models/clean.onnx", "models/clean2.onnx"])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -206,7 +202,6 @@ def test_pre_commit_runs_the_lint_hook(repo: Path, hook_repo: tuple[Path, str, P
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=MULTI_FILE_FIX_DIFF)
 def test_pre_commit_runs_the_fix_diff_hook(repo: Path, hook_repo: tuple[Path, str, Path]) -> None:
     result = pre_commit_run(repo, hook_repo, "graphfix-fix-diff", ["models/detector.onnx", "models/clean.onnx"])
     assert "- exit code: 1" in result.stdout, result.stdout + result.stderr

@@ -71,4 +71,68 @@ def test_importing_it_does_not_import_rich() -> None:
     code = ("import sys, graphfix; before = set(sys.modules); import graphfix.progress as p; "
             "print(sorted(m for m in set(sys.modules) - before))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    assert out.strip() == "['graphfix.progress']"
+    imported = eval(out.strip())  # a printed list of module names
+    assert "graphfix.progress" in imported
+    assert not [m for m in imported if m.split(".")[0] in ("rich", "onnx_ir", "numpy", "onnx")], imported
+
+
+# -- wired into the commands -----------------------------------------------------------------------------
+
+
+def test_fix_shows_each_verification_batch_and_the_save(tmp_path, monkeypatch) -> None:
+    import graphfix
+    import graphfix.progress as progress_module
+    from graphs import VIEW_SIZE0, parse, save
+    from graphfix.progress import use
+
+    source = save(parse(VIEW_SIZE0), tmp_path / "m.onnx")
+    monkeypatch.setattr(progress_module, "LARGE_FILE_BYTES", 0)  # every file counts as large here
+    stream = io.StringIO()
+    with use(Progress(stream=stream, force_terminal=True, transient=False)):
+        graphfix.fix(str(source), tmp_path / "out.onnx")
+    text = stream.getvalue()
+    assert "verify at batch 1, 3" in text and "2/2" in text
+    assert "loading m.onnx" in text and "saving" in text
+    stream = io.StringIO()
+    graphfix.fix(str(source), tmp_path / "out2.onnx")  # outside the CLI: silent
+    assert stream.getvalue() == ""
+
+
+def test_int8_calibration_advances_per_batch(tmp_path) -> None:
+    from pathlib import Path
+
+    import numpy as np
+    from graphfix.compiling import compile_model
+    from graphfix.progress import use
+
+    source = Path(__file__).resolve().parents[2] / "samples" / "detector_legacy.onnx"
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, images=np.random.default_rng(0).standard_normal((3, 3, 64, 64)).astype(np.float32))
+    stream = io.StringIO()
+    with use(Progress(stream=stream, force_terminal=True, transient=False)):
+        compile_model(source, precision="int8", backend="onnxruntime", calib_data=calib,
+                      output_base=tmp_path / "m.onnx")
+    text = stream.getvalue()
+    assert "int8 calibration" in text and "int8 transform" in text
+
+
+@pytest.mark.parametrize("flags, enabled", [([], True), (["--quiet"], False), (["-q"], False)])
+def test_quiet_flag_turns_the_display_off(tmp_path, monkeypatch, flags, enabled) -> None:
+    import graphfix.progress as progress_module
+    from graphs import VIEW_SIZE0, parse, save
+    from graphfix.cli import main
+
+    source = save(parse(VIEW_SIZE0), tmp_path / "m.onnx")
+    monkeypatch.setattr(progress_module, "_is_terminal", lambda stream: True)
+    seen = []
+    real_use = progress_module.use
+
+    def spy(display):
+        seen.append(display.enabled)
+        return real_use(Progress(quiet=True))  # draw nothing in the test's output
+
+    monkeypatch.setattr(progress_module, "use", spy)
+    for command in (["lint", str(source)], ["fix", str(source), "--diff"],
+                    ["compile", str(source), "--backend", "onnxruntime"], ["run", str(source)]):
+        main([*command, *flags])
+    assert seen == [enabled] * 4

@@ -22,3 +22,22 @@ def test_import_and_lint_import_no_runtime_or_converter():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def _imported_by(code: str, packages: tuple[str, ...]) -> list[str]:
+    probe = code + f"\nimport sys\nprint(sorted(set(sys.modules) & set({packages!r})))\n"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return eval(result.stdout.strip().splitlines()[-1])  # a printed list of names
+
+
+def test_version_and_import_graphfix_import_neither_the_ir_nor_rich():
+    light = ("onnx_ir", "onnx", "sympy", "numpy", "rich", *HEAVY)
+    assert _imported_by("import graphfix", light) == []
+    version = "from graphfix.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass"
+    assert _imported_by(version, light) == []
+
+
+def test_lint_in_json_never_imports_rich_and_lint_in_parallel_stays_light():
+    lint = (f"from graphfix.cli import main\nmain(['lint', {str(SAMPLES)!r}, '--format', 'json', '-j', '1'])")
+    assert _imported_by(lint, ("rich.table", "rich.markdown", "graphviz", "grandalf", *HEAVY)) == []

@@ -97,7 +97,9 @@ def test_baked_batch_needs_unsafe_fixes_and_is_verified_at_the_export_batch():
     assert safe.verification.batches == [2]  # the original only runs at its export batch
     unsafe = fix(parse(text), unsafe_fixes=True)
     assert "GF103" in [f.code for f in unsafe.applied]
-    assert unsafe.verification.passed and unsafe.verification.batches == [2]
+    # A repair is verified beyond the export batch: per sample at 1 and 3, against the original at 2.
+    assert unsafe.verification.passed and unsafe.verification.batches == [1, 2, 3]
+    assert "per sample at its export batch 2" in unsafe.verification.reference
     fixed = fixed_proto(unsafe)
     x = np.ones((5, 16, 16), np.float32)
     assert run(fixed, {"x": x})[0].shape == (5, 256)
@@ -212,7 +214,9 @@ def test_dynamic_batch_on_a_static_model(tmp_path):
     result = fix(static, dynamic_batch=True)
     fixed = fixed_proto(result)
     assert fixed.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
-    assert result.verification.batches == [1] and result.verification.passed
+    # The batch made dynamic is verified beyond the static batch: per sample at 3 against the original at 1.
+    assert result.verification.batches == [1, 3] and result.verification.passed
+    assert "per sample at its export batch 1" in result.verification.reference
     assert run(fixed, {"x": np.ones((3, 4, 8, 8), np.float32)})[0].shape == (3, 256)
 
 
@@ -260,7 +264,7 @@ def test_reshape_override_and_hook():
 def test_cli_fix_writes_reports_and_diff_writes_nothing(tmp_path, capsys):
     source = tmp_path / "m.onnx"
     onnx.save(parse(RESIZE_SIZES), source)
-    assert main(["fix", str(source), "--diff"]) == 0
+    assert main(["fix", str(source), "--diff"]) == 1  # it would change: pre-commit fails
     out = capsys.readouterr().out
     assert "GF201" in out and "nothing written" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]

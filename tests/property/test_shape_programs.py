@@ -31,20 +31,10 @@ FAST_SEEDS = {"legacy": range(60), "dynamo": range(24)}
 
 HAS_ONNXSCRIPT = importlib.util.find_spec("onnxscript") is not None
 
-# Real bugs this fast set found in graphfix 4a7f3ad (`wrong`: a written model, verification "passed" at
-# the export batch only). They are kept out of the strict test below and pinned by the strict xfails at
-# the end, which start failing (XPASS) once the bug is fixed: then delete the entry.
-BAKED_DOWNSTREAM = (
-    "issue 8: --unsafe-fixes repairs the baked Reshape targets but not the other constants that "
-    "carry the export batch downstream (Slice end, Pad amounts, Tile repeats): the written model "
-    "runs at other batches with the export batch's rows, verified at the export batch only"
-)
-KNOWN_WRONG = {
-    ("legacy", 28): BAKED_DOWNSTREAM
-    + " (Tile of x.shape[0] after x.view(x.data.size(0), -1); batch 1 gives 2 rows)",
-    ("legacy", 35): BAKED_DOWNSTREAM
-    + " (Slice [:n] and Pad n % 2 after [int(v) for v in x.shape]; batch 3 gives 2 rows)",
-}
+# Fixed (issue 8, verification per sample): legacy seeds 28 and 35, written with --unsafe-fixes by graphfix
+# 4a7f3ad although a Tile / Slice / Pad kept the export batch, are now refused ("caught"): a repair is
+# verified per sample at batch 1, 3 and the export batch, not at the export batch only.
+KNOWN_WRONG: dict[tuple[str, int], str] = {}
 
 # The same bug, minimal (torch source of the program; input x [batch, 4, 3, 3], export batch 2).
 _BAKE = "        n0 = int(x.shape[0])\n        x = x.reshape(n0, -1).softmax(-1).reshape(n0, 4, 3, 3)\n"
@@ -144,11 +134,10 @@ def test_known_wrong_seed(results: dict[str, list[CaseResult]], case: tuple[str,
     assert result.verdict not in ("crash", "wrong"), result.summary()
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=BAKED_DOWNSTREAM)) for n in MINIMAL_WRONG],
-)
+@pytest.mark.parametrize("name", list(MINIMAL_WRONG))
 def test_minimal_baked_downstream(name: str, tmp_path: Path):
+    """A half repair (a constant downstream still carries the export batch) is never written: verification
+    per sample at batch 1 and 3 catches it, or the analysis repairs it whole."""
     program = ShapeProgram(0, MINIMAL_WRONG[name], (4, 3, 3), 2, ("minimal",), "int")
     result = judge(program, "legacy", tmp_path)
     assert result.modes["unsafe"].verdict not in ("crash", "wrong"), result.summary()
