@@ -8,6 +8,7 @@
     result = graphfix.fix("model.onnx", "fixed.onnx")  # rewritten, verified, written atomically
     compiled = graphfix.compile("fixed.onnx", precision="fp16", reference="model.onnx")
     runner = graphfix.load("fixed.onnx")               # run it: {input name: array} -> {output name: array}
+    graphfix.register_op("HSwish", fn)                 # a custom op's reference: verify through it
 
     from graphfix.export import export                 # torch -> ONNX, only the batch dynamic (needs torch)
 
@@ -40,12 +41,13 @@ if TYPE_CHECKING:
     from graphfix.api import compile, fix, lint, load
     from graphfix.ir.loading import ModelSource
     from graphfix.linting import Finding, Report, Safety
+    from graphfix.plugins.registry import register_op
 
 # Imported on first use (PEP 562): `import graphfix` and `graphfix --version` stay cheap (no onnx-ir,
 # which imports sympy), and `graphfix lint` imports only what lint uses.
 _LAZY = {"compile": "graphfix.api", "fix": "graphfix.api", "lint": "graphfix.api", "load": "graphfix.api",
          "ModelSource": "graphfix.ir.loading", "Finding": "graphfix.linting", "Report": "graphfix.linting",
-         "Safety": "graphfix.linting"}
+         "Safety": "graphfix.linting", "register_op": "graphfix.plugins.registry"}
 
 
 def __getattr__(name: str) -> Any:
@@ -61,4 +63,4 @@ def __getattr__(name: str) -> Any:
 
 __all__ = ["CalibrationError", "CompileError", "Finding", "GraphfixError", "MissingDependencyError", "ModelError",
            "ModelSource", "PrecisionError", "Report", "Safety", "TensorRTBuildError", "UsageError",
-           "VerificationError", "WriteError", "__version__", "compile", "fix", "lint", "load"]
+           "VerificationError", "WriteError", "__version__", "compile", "fix", "lint", "load", "register_op"]

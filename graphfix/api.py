@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from graphfix.compiling import CompileResult, Runner
     from graphfix.fixing import FixResult, ReshapeHook
     from graphfix.linting import Report
+    from graphfix.plugins import Registry
+
 
 Precision = Literal["fp32", "fp16", "int8"]
 Backend = Literal["tensorrt", "onnxruntime"]
@@ -30,6 +32,7 @@ def lint(
     select: str | Sequence[str] | None = None,
     ignore: str | Sequence[str] | None = None,
     trt_version: str | None = None,
+    custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
 ) -> Report:
     """Find the export-rule violations in a model. Read-only: the model is never modified.
 
@@ -40,6 +43,8 @@ def lint(
         ignore: Rule code prefixes to skip.
         trt_version: The TensorRT version the GF5xx rules check: ``"8.6"``, ``"10"`` (its newest table),
             ``"10.12"``, ``"11"``; default the installed TensorRT's, else the newest support table.
+        custom_ops: Reference implementations of custom ops (a ``graphfix.plugins.Registry`` or
+            ``--custom-ops`` files): the analysis runs them, so shapes after a custom op are known.
 
     Returns:
         The :class:`~graphfix.linting.Report`: findings in graph order (``report.findings``; ``info`` ones
@@ -55,10 +60,14 @@ def lint(
     from graphfix.linting import Options, lint_loaded, parse_selectors
     from graphfix.targets.target import check_version_text
 
+    from graphfix.plugins import registry_from, using
+
+    registry = registry_from(custom_ops)
     options = Options(input_shapes={name: [int(d) for d in dims] for name, dims in (input_shapes or {}).items()},
-                      trt_version=check_version_text(trt_version))
+                      trt_version=check_version_text(trt_version), custom_ops=registry)
     loaded = load_model(model)
-    report, _ = lint_loaded(loaded, options, parse_selectors(select), parse_selectors(ignore))
+    with using(registry):
+        report, _ = lint_loaded(loaded, options, parse_selectors(select), parse_selectors(ignore))
     return report
 
 
@@ -81,6 +90,8 @@ def fix(
     in_place: bool = False,
     dry_run: bool = False,
     trt_version: str | None = None,
+    custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
+    plugin_namespace: str = "",
 ) -> FixResult:
     """Rewrite a model so it follows the export rules, verify it, and (with ``output``) write it.
 
@@ -106,6 +117,10 @@ def fix(
         dry_run: Plan and apply in memory only: no validation, verification or output.
         trt_version: The TensorRT version the GF5xx rules check (see :func:`lint`); a model above its
             parser's opset is converted down (verified).
+        custom_ops: Reference implementations of custom ops (a ``graphfix.plugins.Registry`` or
+            ``--custom-ops`` files), which the analysis and the verification run them through.
+        plugin_namespace: ``plugin_namespace`` of the stock plugin form GF401's fix writes; "" (what C++
+            creators register under) by default; a ``tensorrt.plugin`` Python plugin needs a non-empty one.
 
     Returns:
         The :class:`~graphfix.fixing.FixResult`: the new model, the findings applied and remaining, op
@@ -118,13 +133,15 @@ def fix(
         VerificationError: The fixed model fails ``onnx.checker`` or does not match the original
             (nothing is written unless ``force``).
         MissingDependencyError: Verification needs onnxruntime and Polygraphy (or ``verify=False``).
+        MissingReference: A custom op has no reference implementation (GF402; ``verify=False`` skips).
     """
     from graphfix.fixing import fix as run_fix
 
     return run_fix(model, None if output is None else Path(output), input_shapes=input_shapes, reshape=reshape,
                    reshape_hook=reshape_hook, dynamic_batch=dynamic_batch, unsafe_fixes=unsafe_fixes,
                    select=select, ignore=ignore, verify=verify, input_ranges=input_ranges, atol=atol, rtol=rtol,
-                   force=force, in_place=in_place, dry_run=dry_run, trt_version=trt_version)
+                   force=force, in_place=in_place, dry_run=dry_run, trt_version=trt_version,
+                   custom_ops=custom_ops, plugin_namespace=plugin_namespace)
 
 
 def compile(  # noqa: A001 - the verb users know from the CLI
@@ -143,6 +160,8 @@ def compile(  # noqa: A001 - the verb users know from the CLI
     workspace_bytes: int | None = None,
     optimization_level: int | None = None,
     trt_version: str | None = None,
+    custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
+    plugins: Sequence[str | os.PathLike[str]] = (),
 ) -> CompileResult:
     """Precision transform, engine and comparison for an (already fixed) ONNX file.
 
@@ -165,6 +184,8 @@ def compile(  # noqa: A001 - the verb users know from the CLI
             parses is checked against it first (``result.target_findings``; errors stop the build); where
             TensorRT is not installed, ``backend="tensorrt"`` writes the trtexec and Polygraphy commands for
             it beside the model (``result.commands``) instead of building.
+        custom_ops: Reference implementations of custom ops, which every comparison runs them through.
+        plugins: TensorRT plugins loaded before parsing: ``tensorrt.plugin`` Python files, C++ libraries.
 
     Returns:
         The :class:`~graphfix.compiling.CompileResult` (``passed``, the comparisons, the engine report).
@@ -183,10 +204,12 @@ def compile(  # noqa: A001 - the verb users know from the CLI
     return compile_model(Path(model), precision=precision, backend=backend, reference=reference, output_base=output_base,
                          engine=engine, max_batch=max_batch, opt_batch=opt_batch, calib_data=calib_data,
                          input_shapes=input_shapes, input_ranges=input_ranges, workspace_bytes=workspace_bytes,
-                         optimization_level=optimization_level, trt_version=trt_version)
+                         optimization_level=optimization_level, trt_version=trt_version,
+                         custom_ops=custom_ops, plugins=plugins)
 
 
-def load(path: str | os.PathLike[str]) -> Runner:
+def load(path: str | os.PathLike[str], *,
+         custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None) -> Runner:
     """A runner for an ONNX model (ONNX Runtime) or a TensorRT engine (``.engine``, ``.plan``, ``.trt``):
     ``runner({input name: array}) -> {output name: array}``.
 
@@ -196,5 +219,7 @@ def load(path: str | os.PathLike[str]) -> Runner:
         MissingDependencyError: onnxruntime (or TensorRT and Polygraphy for an engine) is not installed.
     """
     from graphfix.compiling.runner import load as load_runner
+    from graphfix.plugins import registry_from, using
 
-    return load_runner(Path(path))
+    with using(registry_from(custom_ops)):  # a model's custom ops run through these references
+        return load_runner(Path(path))

@@ -44,6 +44,7 @@ import onnx_ir as ir
 from graphfix.deps import require
 from graphfix.fixing.editor import Editor
 from graphfix.ir.saving import staged
+from graphfix.plugins.export import CustomOpExport, legacy_symbolics, translation_table
 
 __all__ = ["export", "BATCH_DIM_NAME"]
 
@@ -68,12 +69,16 @@ def export(
     dynamic_batch: bool = True,
     dynamic_dims: Mapping[str, Mapping[int, str]] | None = None,
     opset: int | None = None,
+    custom_ops: Sequence[CustomOpExport] = (),
 ) -> pathlib.Path:
     """Export ``model`` called with positional ``args`` to the ONNX file ``path`` and return its path.
 
     ``model`` is a ``torch.nn.Module``. ``input_names`` default to the names of ``model.forward``'s
     parameters. ``dynamic_dims`` maps an input name to ``{axis: dim_name}`` for dynamic axes besides the
-    batch (which is ``dynamic_batch``). ``opset=None`` lets torch choose.
+    batch (which is ``dynamic_batch``). ``opset=None`` lets torch choose. ``custom_ops`` says how each
+    ``torch.library`` custom op of the model is written (:class:`graphfix.plugins.export.CustomOpExport`):
+    the stock TensorRT plugin form (``trt.plugins::Op`` with ``plugin_version``/``plugin_namespace``), by
+    a ``symbolic`` for the legacy exporter and a custom translation table (onnxscript) for dynamo.
 
     Raises:
         MissingDependencyError: torch is not installed.
@@ -109,9 +114,11 @@ def export(
             tmp_path = stage.path  # final name: external-data locations are relative to it
             with _quiet():
                 if exporter == "legacy":
-                    _export_legacy(model, args, tmp_path, names, output_names, axes, opset)
+                    with legacy_symbolics(custom_ops):
+                        _export_legacy(model, args, tmp_path, names, output_names, axes, opset)
                 else:
-                    _export_dynamo(model, args, tmp_path, names, output_names, axes, opset, stage.folder)
+                    _export_dynamo(model, args, tmp_path, names, output_names, axes, opset, stage.folder,
+                                   translation_table(custom_ops) if custom_ops else None)
             # Weights first, the .onnx last: whoever sees the new .onnx also sees its weights.
             for rel in sorted(_declare_dynamic_inputs(tmp_path, axes)):
                 if os.path.isabs(rel) or ".." in pathlib.PurePath(rel).parts or not (stage.folder / rel).is_file():
@@ -201,14 +208,16 @@ def _export_dynamo(
     axes: dict[str, dict[int, str]],
     opset: int | None,
     artifacts_dir: pathlib.Path,
+    table: dict[Any, Callable[..., Any]] | None = None,
 ) -> None:
     torch = require("torch", "graphfix.export")
+    extra: dict[str, Any] = {"custom_translation_table": table} if table else {}
 
     def attempt(dynamic_shapes: tuple[Any, ...] | None) -> None:
         torch.onnx.export(
             model, args, str(f), dynamo=True, verbose=False,
             input_names=names, output_names=list(output_names) if output_names else None,
-            dynamic_shapes=dynamic_shapes, opset_version=opset,
+            dynamic_shapes=dynamic_shapes, opset_version=opset, **extra,
             # Error reports and dumps (if torch ever writes them) land in the temporary directory.
             artifacts_dir=str(artifacts_dir),
         )

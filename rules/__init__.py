@@ -16,6 +16,8 @@ from graphfix.rules.gf201_resize_sizes import ResizeBySizes  # noqa: E402
 from graphfix.rules.gf202_resize_runtime_scales import ResizeRuntimeScales  # noqa: E402
 from graphfix.rules.gf301_dynamic_non_batch_dim import DynamicNonBatchDim  # noqa: E402
 from graphfix.rules.gf302_static_batch import StaticBatch  # noqa: E402
+from graphfix.rules.gf401_plugin_node import PluginNode  # noqa: E402
+from graphfix.rules.gf402_no_reference import NoReference  # noqa: E402
 from graphfix.rules.gf501_operator_not_imported import OperatorNotImported  # noqa: E402
 from graphfix.rules.gf502_unsupported_attribute_or_input import UnsupportedAttributeOrInput  # noqa: E402
 from graphfix.rules.gf503_unsupported_data_type import UnsupportedDataType  # noqa: E402
@@ -42,6 +44,9 @@ RULES = (
     PluginRequired,
     DataDependentShape,
     AnalysisIncomplete,
+    # New rules are appended, so the SARIF ruleIndex of the older ones stays the same.
+    PluginNode,
+    NoReference,
 )
 
 UNREADABLE_MODEL = UnreadableModel

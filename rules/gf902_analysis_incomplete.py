@@ -1,16 +1,18 @@
 """GF902 analysis-incomplete
 
 ## What it finds
-A place where graphfix's shape analysis could not finish: an op with no ONNX schema (a custom op or
-plugin), a local function, a shape inference error, or a graph input without a declared shape.
+A place where graphfix's shape analysis could not finish: an op with no ONNX schema, a custom op whose
+reference failed on the probes, a local function, a shape inference error, or a graph input without a declared shape.
 
 ## Why it hurts TensorRT
 Not a TensorRT problem by itself, but the shapes after this point are unknown to graphfix, so its
-other rules cannot check or fix what follows. Custom ops must also exist as TensorRT plugins.
+other rules cannot check or fix what follows. A custom op without a reference implementation is not
+reported here but by GF402, which says both ways out (``--custom-ops``, ``--plugins``); with a reference,
+the analysis runs it and sees through it.
 
 ## Example
 ```text
-Plugin(name="HSwish", info="...")   # a tensorRT_Pro-style plugin node
+y = Relu(x)          # x: a graph input declared without a shape
 ```
 
 ## Fixed
@@ -26,6 +28,7 @@ import onnx_ir as ir
 
 from graphfix.ir import node_label
 from graphfix.linting import Context, Finding, FixAvailability, Rule, Severity, TensorRTError
+from graphfix.plugins.nodes import is_custom
 
 
 class AnalysisIncomplete(Rule):
@@ -34,12 +37,12 @@ class AnalysisIncomplete(Rule):
     summary = "shape analysis could not see through a node"
     fix_availability = FixAvailability.NEVER
     severity = Severity.NOTE
-    # Until a plugin rule (GF4xx) exists, unknown ops and plugins TensorRT cannot find are this rule's:
-    # graphfix reports the custom ops it cannot analyse.
+    # The plugin rules (GF401 for a Plugin node, GF402 for other custom ops) explain these first; this
+    # is the fallback when they are not selected.
     tensorrt_errors = (
         TensorRTError(r"plugin not found|no importer registered|could not find plugin|getplugincreator"
-                      r"|plugin creator", priority=0),
-        TensorRTError(r"", ops=frozenset({"Plugin"}), priority=0),
+                      r"|plugin creator", priority=90),
+        TensorRTError(r"", ops=frozenset({"Plugin"}), priority=90),
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
@@ -49,6 +52,7 @@ class AnalysisIncomplete(Rule):
                                reason="no input shape")
         explained = analysis.batch.explained_failures
         seen: set[ir.Node] = set()
+        functions = {(f.domain, f.name) for f in ctx.model.functions.values()}
         for issue in analysis.issues:
             if issue.kind == "data-dependent" or issue.node in seen:
                 continue
@@ -58,6 +62,11 @@ class AnalysisIncomplete(Rule):
                                      "where the batch is baked")
                 continue
             seen.add(issue.node)
+            if issue.kind == "unknown-op" and is_custom(issue.node, functions):
+                # GF402 reports a custom op with no reference, with both ways out (a reference, a plugin);
+                # with a reference the analysis sees through it and there is no issue to report.
+                ctx.skip(issue.node, "a custom op without a reference: the custom-op rule reports it")
+                continue
             at = f" at batch {analysis.probes[issue.probe].batch}" if issue.probe is not None else ""
             yield self.finding(f"{issue.node.op_type} {node_label(issue.node)!r}{at}: {issue.message}",
                                issue.node, reason=issue.kind)

@@ -17,6 +17,7 @@ from graphfix.ir.loading import LoadedModel, default_opset
 
 if TYPE_CHECKING:
     from graphfix.analyse.batch import BatchFacts
+    from graphfix.plugins.registry import Registry
 
 T = TypeVar("T")
 
@@ -40,6 +41,7 @@ class Analysis:
     batch_declared: bool = False  # some input has a symbolic dim 0
     assume_batch: bool = False  # dim 0 of every input was taken as the batch, static or not
     unshaped_inputs: list[str] = field(default_factory=list)
+    custom_ops: Registry | None = None  # reference implementations the walk runs custom ops with
     _chains: dict[ir.Value, tuple[list[ir.Node], list[ir.Value]]] = field(
         default_factory=dict, repr=False, compare=False)
 

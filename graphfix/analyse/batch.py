@@ -221,7 +221,7 @@ class BatchFacts:
         first_dims = [v.shape[0] for v in inputs if v.shape is not None]
         if not inputs or not all(isinstance(d, int) for d in first_dims):
             return None
-        assumed = analyse(analysis.loaded, analysis.pinned, assume_batch=True)
+        assumed = analyse(analysis.loaded, analysis.pinned, assume_batch=True, custom_ops=analysis.custom_ops)
         blockers = sorted({node_label(n) for n in assumed.batch.baked_origins})
         failed = sorted({node_label(i.node) for i in assumed.issues if i.kind != "data-dependent"})
         outputs = [v for v in graph.outputs if v.shape is not None and len(v.shape) > 0]

@@ -14,6 +14,7 @@ tiny integer-like tensors.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
@@ -22,6 +23,9 @@ import onnx.helper
 import onnx.shape_inference
 import onnx_ir as ir
 from onnx import numpy_helper
+
+if TYPE_CHECKING:
+    from graphfix.plugins.registry import Registry
 
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.evaluator import NotEvaluable, attribute, constant_value, evaluate, is_shape_like
@@ -37,11 +41,15 @@ def analyse(
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     *,
     assume_batch: bool = False,
+    custom_ops: Registry | None = None,
 ) -> Analysis:
     """Work out every tensor's shape, and small tensors' values, at each probe.
 
     ``input_shapes`` pins non-batch dims (dim 0 stays the dynamic batch). ``assume_batch`` treats dim 0
     of every input as the batch even where it is static: it asks "what if the batch were dynamic?".
+    ``custom_ops`` holds the reference implementations of custom ops (default: the active registry,
+    ``graphfix.plugins.active_registry``): the walk runs them on the probes (``graphfix.plugins.shapes``), so
+    shapes after a custom op are known.
 
     Raises:
         UsageError: ``input_shapes`` names something that is not a graph input, or gives the wrong rank.
@@ -111,7 +119,7 @@ def analyse(
 
     analysis = Analysis(loaded, probes, input_dims, topological_order(graph), pinned=pinned,
                         dynamic_dims=dynamic_dims, batch_declared=batch_declared, assume_batch=assume_batch,
-                        unshaped_inputs=unshaped)
+                        unshaped_inputs=unshaped, custom_ops=custom_ops)
     _Walker(analysis, real_inputs, initializer_values).run()
     return analysis
 
@@ -277,7 +285,32 @@ class _Walker:
                     return [tuple(int(d) for d in r.shape) for r in results], list(results)
             except NotEvaluable:
                 pass
+        if not standard and self.schema(node) is None:
+            custom = self.custom(node, inputs, probe)
+            if custom is not None:
+                return custom
         return self.infer(node, inputs, probe, standard), [None] * len(node.outputs)
+
+    def custom(self, node: ir.Node, inputs: list[Facts | None], probe: int
+               ) -> tuple[list[Shape | None], list[np.ndarray | None]] | None:
+        """A custom op's outputs from its reference implementation (None: it has none)."""
+        from graphfix.plugins.registry import ReferenceError, active_registry
+        from graphfix.plugins.shapes import analysis_outputs
+
+        registry = self.analysis.custom_ops or active_registry()
+        if not len(registry):
+            return None
+        try:
+            out = analysis_outputs(node, inputs, probe, registry)
+        except ReferenceError as error:
+            self.analysis.issues.append(Issue(node, "inference-failed", str(error), probe))
+            return [None] * len(node.outputs), [None] * len(node.outputs)
+        if out is None:
+            return None
+        shapes, values, dtypes = out
+        for output, dtype in zip(node.outputs, dtypes):
+            self._inferred_dtypes[output] = dtype
+        return list(shapes), list(values)
 
     def infer(self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool) -> list[Shape | None]:
         schema = self.schema(node)

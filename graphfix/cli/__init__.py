@@ -16,12 +16,12 @@ from types import ModuleType
 
 from graphfix import __version__
 from graphfix.cli import compile as compile_command
-from graphfix.cli import config, fix, lint, rules, run
+from graphfix.cli import config, fix, lint, plugin, rules, run
 from graphfix.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Parser, report_error, report_internal
 from graphfix.errors import GraphfixError
 
 # The subcommands, in the order ``graphfix --help`` lists them; each module has add_parsers().
-COMMANDS: tuple[ModuleType, ...] = (lint, rules, fix, compile_command, run, config)
+COMMANDS: tuple[ModuleType, ...] = (lint, rules, fix, compile_command, run, plugin, config)
 
 __all__ = ["COMMANDS", "EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "build_parser", "main"]
 
@@ -50,7 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from graphfix.progress import Progress, use
 
-        with use(Progress(quiet=getattr(args, "quiet", False))):
+        from graphfix.plugins import registry_from, using
+
+        # --custom-ops: the references every stage of this command runs custom ops through.
+        with use(Progress(quiet=getattr(args, "quiet", False))), \
+                using(registry_from(getattr(args, "custom_ops", None) or None)):
             code: int = args.run(args, console, errors)
         return code
     except GraphfixError as error:

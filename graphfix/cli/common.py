@@ -61,6 +61,13 @@ def add_path_options(parser: argparse.ArgumentParser) -> None:
                         help="files linted at once, in a process pool (default: the number of cores)")
 
 
+def add_custom_ops_option(parser: argparse.ArgumentParser) -> None:
+    """--custom-ops FILE.py (repeatable): loaded by ``main`` for the whole command."""
+    parser.add_argument("--custom-ops", action="append", default=[], metavar="FILE.py",
+                        help="reference implementations of custom ops: every top-level function named like an op "
+                             "of the model (inputs as numpy arrays, attributes as keyword arguments)")
+
+
 def message_of(error: GraphfixError) -> str:
     """The error's one line, with the library's parameter names replaced by the CLI's flags."""
     return speak(str(error), error.parameters)

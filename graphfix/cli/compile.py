@@ -13,6 +13,7 @@ from graphfix.cli.common import (
     EXIT_FINDINGS,
     add_quiet_option,
     add_trt_version_option,
+    add_custom_ops_option,
     parse_input_ranges,
     parse_input_shapes,
 )
@@ -36,6 +37,9 @@ def add_compile_options(parser: argparse.ArgumentParser, *, precision_flag: str)
     parser.add_argument("--engine", metavar="PATH", help="where to write the engine (default: beside the output)")
     parser.add_argument("--workspace", type=int, default=None, metavar="MIB", help="TensorRT workspace limit in MiB")
     parser.add_argument("--opt-level", type=int, default=None, help="TensorRT builder optimisation level (0-5)")
+    parser.add_argument("--plugins", action="append", default=[], metavar="FILE.py|lib.so",
+                        help="TensorRT plugins to load before parsing: a tensorrt.plugin Python file "
+                             "(`graphfix plugin` writes one) or a C++ plugin library")
 
 
 def add_parsers(commands: Any) -> None:
@@ -51,6 +55,7 @@ def add_parsers(commands: Any) -> None:
     add_quiet_option(compile_parser)
     add_trt_version_option(compile_parser)
     add_compile_options(compile_parser, precision_flag="--precision")
+    add_custom_ops_option(compile_parser)
     compile_parser.set_defaults(run=run)
 
 
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
         max_batch=args.max_batch, opt_batch=args.opt_batch, calib_data=args.calib_data,
         input_shapes=parse_input_shapes(args.input_shape), input_ranges=parse_input_ranges(args.input_range),
         workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level,
-        trt_version=args.trt_version)
+        trt_version=args.trt_version, plugins=args.plugins)
     if args.format == "json":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:

@@ -11,6 +11,7 @@ from graphfix.cli.common import (
     EXIT_CLEAN,
     EXIT_ERROR,
     EXIT_FINDINGS,
+    add_custom_ops_option,
     add_model_options,
     parse_input_ranges,
     parse_input_shapes,
@@ -39,6 +40,7 @@ def add_parsers(commands: Any) -> None:
     fix.add_argument("-o", "--output", metavar="OUT", help="where to write the fixed model")
     fix.add_argument("--in-place", action="store_true", help="allow -o to name the input file")
     add_model_options(fix)
+    add_custom_ops_option(fix)
     fix.add_argument("--exclude", action="append", metavar="PATTERN",
                      help="with --diff: skip paths matching this pattern (fnmatch)")
     fix.add_argument("--reshape", action="append", default=[], metavar="NODE=DIMS",
@@ -56,6 +58,10 @@ def add_parsers(commands: Any) -> None:
     fix.add_argument("--diff", action="store_true",
                      help="show what would change and write nothing; exit 1 when any model would change")
     fix.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    fix.add_argument("--plugin-namespace", default="", metavar="NS",
+                     help="plugin_namespace written on the stock plugin form (GF401's fix); default \"\", what "
+                          "C++ creators register under. A Python plugin (tensorrt.plugin, `graphfix plugin`) "
+                          "cannot use the empty namespace: give the one it registers")
     fix.add_argument("--report", metavar="FILE.html",
                      help="also write an HTML report: findings, op counts, verification, before/after pictures")
     add_compile_options(fix, precision_flag="--compile")
@@ -120,6 +126,7 @@ def _fix_one(args: argparse.Namespace, console: Console, path: str, config: Proj
         in_place=args.in_place,
         dry_run=args.diff,
         trt_version=args.trt_version,
+        plugin_namespace=args.plugin_namespace,
     )
     compiled = None
     if args.precision is not None and not args.diff:
@@ -130,7 +137,7 @@ def _fix_one(args: argparse.Namespace, console: Console, path: str, config: Proj
             engine=args.engine, max_batch=args.max_batch, opt_batch=args.opt_batch, calib_data=args.calib_data,
             input_shapes=shapes, input_ranges=parse_input_ranges(args.input_range),
             workspace_bytes=args.workspace * 2**20 if args.workspace else None, optimization_level=args.opt_level,
-            trt_version=args.trt_version)
+            trt_version=args.trt_version, plugins=args.plugins)
     if args.format == "json":
         document = {"file": path, **result.to_dict()}
         if compiled is not None:

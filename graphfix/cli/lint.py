@@ -8,6 +8,7 @@ configuration (:mod:`.config`); flags win.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import io
 import sys
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from graphfix.cli.common import (
     EXIT_CLEAN,
     EXIT_ERROR,
     EXIT_FINDINGS,
+    add_custom_ops_option,
     add_model_options,
     add_path_options,
     parse_input_shapes,
@@ -30,6 +32,7 @@ def add_parsers(commands: Any) -> None:
     lint = commands.add_parser("lint", help="report rule violations (exit 1 if any)")
     lint.add_argument("paths", nargs="+", metavar="PATH", help="ONNX model files, folders (recursive) or globs")
     add_model_options(lint)
+    add_custom_ops_option(lint)
     add_path_options(lint)
     lint.add_argument("--format", choices=("text", "json", "sarif", "html"), default="text",
                       help="output format (html: one self-contained page; give --output-file)")
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     if not models:
         raise UsageError("no ONNX model to lint (every path was excluded or named no *.onnx file)")
     tasks = tasks_for([str(m) for m in models], config, args.select, args.ignore,
-                      parse_input_shapes(args.input_shape), trt_version)
+                      parse_input_shapes(args.input_shape), trt_version,
+                      [str(Path(f).resolve()) for f in args.custom_ops])
     # --explain needs the live findings; it is a one-model question, so it runs in-process.
     jobs = 1 if args.explain else (args.jobs or default_jobs())
     reports = []

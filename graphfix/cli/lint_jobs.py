@@ -26,6 +26,7 @@ class FileTask:
     ignore: list[str]
     input_shapes: dict[str, list[int]]
     trt_version: str | None = None
+    custom_ops: tuple[str, ...] = ()  # --custom-ops files, loaded in the process that lints
 
 
 @dataclass
@@ -94,9 +95,13 @@ def lint_file(task: FileTask, detached: bool = False) -> FileResult:
     from graphfix.linting import Options, Report, lint_loaded, parse_selectors
 
     try:
-        options = Options(input_shapes=task.input_shapes, trt_version=task.trt_version)
-        report, ctx = lint_loaded(load(task.path), options, parse_selectors(task.select),
-                                  parse_selectors(task.ignore))
+        from graphfix.plugins import registry_from, using
+
+        registry = registry_from(task.custom_ops or None)
+        options = Options(input_shapes=task.input_shapes, trt_version=task.trt_version, custom_ops=registry)
+        with using(registry):
+            report, ctx = lint_loaded(load(task.path), options, parse_selectors(task.select),
+                                      parse_selectors(task.ignore))
         names = {node_label(node) for node in ctx.analysis.order}
         if detached:
             report.findings = [detach(f) for f in report.findings]
@@ -152,12 +157,13 @@ def _pool_context() -> Any:
 
 
 def tasks_for(paths: Sequence[str], config: Any, select: list[str] | None, ignore: list[str] | None,
-              input_shapes: Mapping[str, list[int]], trt_version: str | None = None) -> list[FileTask]:
+              input_shapes: Mapping[str, list[int]], trt_version: str | None = None,
+              custom_ops: Sequence[str] = ()) -> list[FileTask]:
     """One task per model, with the configuration's per-file settings."""
     from graphfix.cli.config import file_options
 
     tasks = []
     for path in paths:
         file_select, file_ignore, shapes = file_options(config, path, select, ignore, input_shapes)
-        tasks.append(FileTask(str(path), file_select, file_ignore, shapes, trt_version))
+        tasks.append(FileTask(str(path), file_select, file_ignore, shapes, trt_version, tuple(custom_ops)))
     return tasks

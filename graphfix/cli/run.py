@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graphfix.cli.common import EXIT_CLEAN, add_quiet_option, parse_input_ranges
+from graphfix.cli.common import EXIT_CLEAN, add_custom_ops_option, add_quiet_option, parse_input_ranges
 from graphfix.errors import GraphfixError, UsageError
 
 if TYPE_CHECKING:
@@ -23,6 +23,9 @@ def add_parsers(commands: Any) -> None:
     run_parser.add_argument("--input-range", action="append", default=[], metavar="NAME:LO,HI")
     run_parser.add_argument("--save-outputs", metavar="FILE.npz", help="save the outputs")
     run_parser.add_argument("--seed", type=int, default=0)
+    add_custom_ops_option(run_parser)
+    run_parser.add_argument("--plugins", action="append", default=[], metavar="FILE.py|lib.so",
+                            help="TensorRT plugins an engine uses, loaded before it is deserialized")
     run_parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for errors")
     add_quiet_option(run_parser)
     run_parser.set_defaults(run=run)
@@ -33,9 +36,13 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from graphfix.compiling.runner import load, random_feeds
+    from graphfix.compiling.runner import ENGINE_SUFFIXES, load, random_feeds
     from graphfix.ir.saving import write_bytes_atomic
 
+    if args.plugins and Path(args.path).suffix.lower() in ENGINE_SUFFIXES:
+        from graphfix.plugins.loader import load_plugins
+
+        load_plugins(args.plugins)  # an engine with plugins needs their creators registered first
     runner = load(args.path)
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")

@@ -53,9 +53,12 @@ def onnxruntime_session(source: str | os.PathLike[str] | bytes, *, optimize: boo
 
     ``source`` is a path, or serialized bytes whose external data lives in ``external_folder``. ``quiet``
     silences ONNX Runtime's own error log (for callers that report failures themselves).
+    A model with custom ops runs through their references (``graphfix.plugins.session_for``, the
+    active registry).
 
     Raises:
         MissingDependencyError: onnxruntime is not installed.
+        GraphfixError: A custom op has no reference implementation (GF402's text).
     """
     ort = require("onnxruntime", "running models")
     options = ort.SessionOptions()
@@ -64,6 +67,14 @@ def onnxruntime_session(source: str | os.PathLike[str] | bytes, *, optimize: boo
     options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_BASIC if optimize
                                         else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     providers = ["CPUExecutionProvider"]
+    custom = _custom_model(source)
+    if custom is not None:
+        from graphfix.plugins import session_for
+
+        if external_folder is not None:
+            options.add_session_config_entry("session.model_external_initializers_file_folder_path",
+                                             str(Path(external_folder).resolve()))
+        return session_for(custom, options=options, providers=providers)
     if not isinstance(source, bytes):
         return ort.InferenceSession(str(source), options, providers=providers)
     folder = Path(external_folder or ".")
@@ -82,6 +93,18 @@ def onnxruntime_session(source: str | os.PathLike[str] | bytes, *, optimize: boo
         return ort.InferenceSession(temporary, options, providers=providers)
     finally:
         os.unlink(temporary)
+
+
+def _custom_model(source: str | os.PathLike[str] | bytes) -> Any:
+    """``source`` as ``graphfix.plugins.session_for`` takes it when the model has custom ops, else None."""
+    from graphfix.plugins import has_custom_ops
+
+    if isinstance(source, bytes):
+        import onnx
+
+        proto = onnx.load_from_string(source)
+        return proto if has_custom_ops(proto) else None
+    return source if has_custom_ops(source) else None
 
 
 def onnxruntime_side(label: str, model: str | os.PathLike[str], *, description: str = "onnxruntime CPU",

@@ -21,6 +21,7 @@ from graphfix.compiling.backends.tensorrt.plan import Precision
 from graphfix.errors import GraphfixError, UsageError
 from graphfix.ir.loading import load
 from graphfix.linting import Finding
+from graphfix.plugins import Registry, has_custom_ops, registry_from, require_implementations, using
 from graphfix.precision.check import PrecisionReport
 from graphfix.verify import InputSpec, Verification, input_shapes_for, input_specs, integer_ranges
 
@@ -118,6 +119,8 @@ def compile_model(
     workspace_bytes: int | None = None,
     optimization_level: int | None = None,
     trt_version: str | None = None,
+    custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
+    plugins: Sequence[str | os.PathLike[str]] = (),
 ) -> CompileResult:
     """Compile ``model`` (an already fixed ONNX file) at ``precision`` with ``backend`` and compare the
     result with ``reference`` (the original export; default: ``model`` itself).
@@ -128,6 +131,32 @@ def compile_model(
     TensorRT is not installed, ``backend="tensorrt"`` writes the trtexec and Polygraphy commands that build
     and compare the engine on the target instead (``result.commands``, beside the model).
     """
+    with using(registry_from(custom_ops)):
+        return _compile(model, precision=precision, backend=backend, reference=reference,
+                        output_base=output_base, engine=engine, max_batch=max_batch, opt_batch=opt_batch,
+                        calib_data=calib_data, input_shapes=input_shapes, input_ranges=input_ranges,
+                        workspace_bytes=workspace_bytes, optimization_level=optimization_level,
+                        trt_version=trt_version, plugins=plugins)
+
+
+def _compile(
+    model: str | os.PathLike[str],
+    *,
+    precision: str,
+    backend: str | None,
+    reference: str | os.PathLike[str] | None,
+    output_base: str | os.PathLike[str] | None,
+    engine: str | os.PathLike[str] | None,
+    max_batch: int,
+    opt_batch: int | None,
+    calib_data: str | os.PathLike[str] | None,
+    input_shapes: Mapping[str, Sequence[int]] | None,
+    input_ranges: Mapping[str, tuple[float, float]] | None,
+    workspace_bytes: int | None,
+    optimization_level: int | None,
+    trt_version: str | None,
+    plugins: Sequence[str | os.PathLike[str]],
+) -> CompileResult:
     if precision not in PRECISIONS:
         raise UsageError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if max_batch < 1 or (opt_batch is not None and not 1 <= opt_batch <= max_batch):
@@ -139,6 +168,11 @@ def compile_model(
     model = Path(model)
     reference = Path(reference) if reference is not None else model
     chosen, notices = choose_backend(backend)
+    # Custom ops run through their references in every comparison: refuse (GF402) before any work.
+    custom = has_custom_ops(model) or has_custom_ops(reference)
+    if custom:
+        require_implementations(reference)
+        require_implementations(model)
     loaded = load(model)
     specs = input_specs(loaded.model)
     pinned = dict(input_shapes or {})
@@ -179,6 +213,12 @@ def compile_model(
                 assert calibration is not None  # made above for int8
                 transforms.to_int8(model, runtime_model, calibration, target="onnxruntime")
             result.notices.append(f"ONNX Runtime runs its own int8 form: {runtime_model}")
+        if result.engine is not None and custom:
+            # ONNX Runtime cannot load a model with ops it has no kernel for; the comparison below runs
+            # the custom ops through their references instead.
+            result.notices.append("no ONNX Runtime optimised model for a model with custom ops (ONNX Runtime "
+                                  "has no kernel for them)")
+            result.engine = None
         if result.engine is not None:
             from graphfix.compiling.backends.onnxruntime import save_optimized
 
@@ -201,6 +241,10 @@ def compile_model(
         version = resolve_target(trt_version).version
     else:
         version = trt_backend.require_tensorrt()
+        if plugins:
+            from graphfix.plugins.loader import load_plugins
+
+            load_plugins(plugins)  # registered with TensorRT before its parser looks them up
         if trt_version is not None and resolve_target(trt_version).version != resolve_target(None).version:
             result.notices.append(f"trt_version={trt_version}: building with the installed TensorRT {version}")
     result.backend = "tensorrt"

@@ -55,8 +55,13 @@ class OnnxRuntimeRunner(Runner):
         ort = require("onnxruntime", "running ONNX models")
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        from graphfix.plugins import session_for
+
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            # Custom ops run through their references (the active registry, e.g. --custom-ops).
+            self.session = session_for(path, options=options, providers=["CPUExecutionProvider"])
+        except GraphfixError:
+            raise
         except Exception as error:  # ORT raises its own exception types for invalid models
             raise GraphfixError(f"{path}: ONNX Runtime cannot load it: {str(error).strip().splitlines()[0]}") from error
         self.inputs = [TensorInfo(i.name, _ort_dtype(i.type), tuple(i.shape)) for i in self.session.get_inputs()]

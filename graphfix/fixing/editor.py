@@ -19,7 +19,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.ir.graphutil import topological_order
-from graphfix.linting.plans import BatchShape, FixPlan, SetDims, SetInputs
+from graphfix.linting.plans import BatchShape, FixPlan, ReplaceOp, SetDims, SetInputs
 
 
 class Editor:
@@ -42,6 +42,8 @@ class Editor:
                 self._set_dims(plan)
             elif isinstance(plan, BatchShape):
                 self._batch_shape(plan)
+            elif isinstance(plan, ReplaceOp):
+                self._replace_op(plan)
             else:  # pragma: no cover - plans are a closed set
                 raise TypeError(f"unknown plan {plan!r}")
             count += 1
@@ -61,6 +63,20 @@ class Editor:
         while trailing > 0 and node.inputs[trailing - 1] is None:
             trailing -= 1
         node.resize_inputs(trailing)
+
+    def _replace_op(self, plan: ReplaceOp) -> None:
+        """Op type, domain and attributes (inputs, outputs and the node's name are kept)."""
+        node = plan.node
+        node.op_type = plan.op_type
+        node.domain = plan.domain
+        for key in plan.drop:
+            if key in node.attributes:
+                del node.attributes[key]
+        for key, value in plan.attributes:
+            if key not in node.attributes:  # set by hand (plugin_version="2"): the user's value wins
+                node.attributes[key] = ir.AttrString(key, value)
+        if plan.domain not in self.model.opset_imports:
+            self.model.opset_imports[plan.domain] = 1
 
     def _batch_shape(self, plan: BatchShape) -> None:
         opset = self.model.opset_imports.get("", 1)

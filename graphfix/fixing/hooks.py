@@ -35,7 +35,7 @@ def apply_user_reshapes(loaded: LoadedModel, options: Options, hook: ReshapeHook
                          f"(Reshape nodes: {shown}{', ...' if len(reshapes) > 8 else ''})", parameters=("reshape",))
     targets: dict[str, Sequence[int]] = dict(options.reshape_overrides)
     if hook is not None:
-        analysis = analyse(loaded, options.input_shapes)
+        analysis = analyse(loaded, options.input_shapes, custom_ops=options.custom_ops)
         for name, node in reshapes.items():
             current = analysis.value(node.inputs[1]) if node.inputs[1] is not None else None
             if current is None:

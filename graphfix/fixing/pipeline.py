@@ -11,6 +11,7 @@ written; a model that fails verification is not written unless ``force``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -40,6 +41,7 @@ from graphfix.linting import (
     parse_selectors,
 )
 from graphfix.linting.plans import ConvertOpset, NarrowDouble
+from graphfix.plugins import Registry, registry_from, require_implementations, using
 from graphfix.verify import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
@@ -154,6 +156,8 @@ def fix(
     in_place: bool = False,
     dry_run: bool = False,
     trt_version: str | None = None,
+    custom_ops: Registry | Sequence[str | os.PathLike[str]] | None = None,
+    plugin_namespace: str = "",
 ) -> FixResult:
     """Rewrite a model so it follows the export rules, verify it, and (with ``output``) write it.
 
@@ -167,7 +171,40 @@ def fix(
         VerificationError: The fixed model fails ``onnx.checker`` or does not match the original (nothing
             is written unless ``force``).
         MissingDependencyError: Verification needs onnxruntime and Polygraphy.
+        MissingReference: A custom op has no reference implementation, so the fix cannot be verified
+            (GF402's code and text; ``verify=False`` skips verification).
     """
+    registry = registry_from(custom_ops)
+    with using(registry):
+        return _fix(source, output, input_shapes=input_shapes, reshape=reshape, reshape_hook=reshape_hook,
+                    dynamic_batch=dynamic_batch, unsafe_fixes=unsafe_fixes, select=select, ignore=ignore,
+                    verify=verify, input_ranges=input_ranges, atol=atol, rtol=rtol, force=force,
+                    in_place=in_place, dry_run=dry_run, trt_version=trt_version, custom_ops=registry,
+                    plugin_namespace=plugin_namespace)
+
+
+def _fix(
+    source: ModelSource,
+    output: str | Path | None,
+    *,
+    input_shapes: Mapping[str, Sequence[int]] | None,
+    reshape: Mapping[str, Sequence[int]] | None,
+    reshape_hook: ReshapeHook | None,
+    dynamic_batch: bool,
+    unsafe_fixes: bool,
+    select: str | Sequence[str] | None,
+    ignore: str | Sequence[str] | None,
+    verify: bool,
+    input_ranges: Mapping[str, tuple[float, float]] | None,
+    atol: float,
+    rtol: float,
+    force: bool,
+    in_place: bool,
+    dry_run: bool,
+    trt_version: str | None,
+    custom_ops: Registry | None,
+    plugin_namespace: str,
+) -> FixResult:
     start = time.perf_counter()
     source_path = Path(source) if isinstance(source, (str, Path)) else None
     if output is not None and not dry_run:
@@ -182,7 +219,8 @@ def fix(
 
     options = Options(input_shapes={name: [int(d) for d in dims] for name, dims in (input_shapes or {}).items()},
                       reshape_overrides={name: [int(d) for d in dims] for name, dims in (reshape or {}).items()},
-                      trt_version=check_version_text(trt_version))
+                      trt_version=check_version_text(trt_version), custom_ops=custom_ops,
+                      plugin_namespace=plugin_namespace)
     selected, ignored = parse_selectors(select), parse_selectors(ignore)
 
     def run_rounds(model: LoadedModel, unsafe: bool) -> _Run:
@@ -223,6 +261,8 @@ def fix(
     def check(staged: Path) -> None:
         validate(staged, original=source_path or original.model)
         if verify and result.changed:
+            # Nothing is verified through a custom op that has no reference: refused with GF402's text.
+            require_implementations(staged, custom_ops)
             result.verification = _verify(original, source_path, staged, specs, options, batches, ranges,
                                           atol, rtol, reference)
             verification = result.verification

@@ -18,6 +18,7 @@ from graphfix.linting.plans import (
     ConvertOpset,
     FixPlan,
     NarrowDouble,
+    ReplaceOp,
     SetDims,
     SetInputs,
     declared_dim,
@@ -29,6 +30,7 @@ from graphfix.linting.registry import (
     is_selected,
     parse_selectors,
     rule_by_code,
+    rule_by_name,
     rule_for_tensorrt_error,
 )
 from graphfix.linting.rule import (
@@ -45,7 +47,7 @@ from graphfix.linting.rule import (
 from graphfix.linting.trace import NearMiss
 
 __all__ = ["BatchShape", "Context", "ConvertOpset", "Finding", "FindingSeverity", "FixAvailability", "FixPlan",
-           "NarrowDouble", "NearMiss", "Options", "Report",
+           "NarrowDouble", "NearMiss", "Options", "ReplaceOp", "Report",
            "Rule", "Safety", "SetDims", "SetInputs", "Severity", "TensorRTError", "all_rules", "declared_dim",
            "documented_rules", "is_selected", "lint_loaded", "parse_selectors", "resize_scales_plan",
-           "rule_by_code", "rule_for_tensorrt_error", "run_rules", "sort_findings"]
+           "rule_by_code", "rule_by_name", "rule_for_tensorrt_error", "run_rules", "sort_findings"]

@@ -107,7 +107,7 @@ def lint_loaded(
     """
     options = options or Options()
     start = time.perf_counter()
-    analysis = analyse(loaded, options.input_shapes)
+    analysis = analyse(loaded, options.input_shapes, custom_ops=options.custom_ops)
     ctx = Context(loaded, analysis, options)
     findings = run_rules(ctx, all_rules(), select, ignore)
     report = Report(loaded.label, findings, nodes=len(analysis.order), seconds=time.perf_counter() - start,

@@ -76,6 +76,31 @@ class BatchShape:
 
 
 @dataclass(frozen=True)
+class ReplaceOp:
+    """Give a node another op type and domain, keeping its inputs, outputs and name: ``drop`` removes
+    attributes, ``attributes`` adds string attributes the node does not have yet (those it has win), and
+    the domain is imported when the model does not import it. A tensorRT_Pro ``Plugin`` node becoming the
+    stock TensorRT plugin form (``graphfix.plugins.stock``) is one."""
+
+    node: ir.Node
+    op_type: str
+    domain: str
+    attributes: tuple[tuple[str, str], ...] = ()
+    drop: tuple[str, ...] = ()
+    note: str = ""  # shown after the plan (a warning)
+    before: str = ""  # what the node was when planned, e.g. "Plugin(name='HSwish')"
+    kept: tuple[str, ...] = ()  # the attributes kept as they are
+
+    def describe(self) -> str:
+        added = [f"{key}={value!r}" for key, value in self.attributes]
+        if self.kept:
+            added.append(f"keeps {', '.join(self.kept)}")
+        text = (f"{node_label(self.node)}: {self.before or self.node.op_type} := {self.domain}::{self.op_type}"
+                + (f" ({', '.join(added)})" if added else ""))
+        return text + (f"; warning: {self.note}" if self.note else "")
+
+
+@dataclass(frozen=True)
 class ConvertOpset:
     """Convert the whole model from default-domain opset ``source`` to ``target``
     (:func:`graphfix.fixing.opset.convert_opset`: onnx's version converter and graphfix's adapters)."""
@@ -98,7 +123,7 @@ class NarrowDouble:
         return f"model: {self.count} DOUBLE tensor{'s' if self.count != 1 else ''} computed in FLOAT, as TensorRT does"
 
 
-FixPlan = SetInputs | SetDims | BatchShape | ConvertOpset | NarrowDouble
+FixPlan = SetInputs | SetDims | BatchShape | ConvertOpset | NarrowDouble | ReplaceOp
 
 
 def resize_scales_plan(node: ir.Node, scales: np.ndarray, opset: int, check_batch: int | None = None) -> SetInputs:

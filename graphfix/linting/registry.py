@@ -58,6 +58,19 @@ def rule_by_code(code: str) -> type[Rule]:
     raise UsageError(f"no rule {code!r}; `graphfix rules` lists them")
 
 
+def rule_by_name(name: str) -> type[Rule]:
+    """The rule (checking or meta) named ``name`` (``"custom-op-without-reference"``): how code outside
+    ``rules/`` refers to a rule without writing its code.
+
+    Raises:
+        UsageError: No rule has this name.
+    """
+    for rule in documented_rules():
+        if rule.name == name:
+            return rule
+    raise UsageError(f"no rule named {name!r}; `graphfix rules` lists them")
+
+
 def parse_selectors(text: str | Sequence[str] | None) -> list[str]:
     """``"GF1,GF201"`` (or a list of such strings) as upper-case code prefixes.
 

@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import onnx_ir as ir
 
@@ -25,6 +25,10 @@ from graphfix.ir.graphutil import node_label
 from graphfix.ir.loading import LoadedModel
 from graphfix.linting.plans import FixPlan
 from graphfix.linting.trace import NearMiss
+
+if TYPE_CHECKING:
+    from graphfix.plugins.registry import Registry
+
 
 FindingSeverity = Literal["error", "info"]
 """How a finding counts: ``error`` fails the run, ``info`` is shown and marked only."""
@@ -140,6 +144,10 @@ class Options:
     # The TensorRT version the GF5xx rules check ("8.6", "10", "10.12"); None: the installed TensorRT's,
     # else the newest support table (graphfix.targets.target.resolve_target).
     trt_version: str | None = None
+    # Reference implementations of custom ops (--custom-ops; None: the active registry).
+    custom_ops: Registry | None = None
+    plugins: tuple[str, ...] = ()  # --plugins files: TensorRT plugins known for custom ops
+    plugin_namespace: str = ""  # --plugin-namespace: written on the stock plugin form
 
 
 @dataclass

@@ -18,9 +18,12 @@ from graphfix.plugins.registry import (
     NodeView,
     ReferenceError,
     Registry,
+    active_registry,
     default_registry,
     load_custom_ops,
     register_op,
+    registry_from,
+    using,
 )
 from graphfix.plugins.session import (
     MissingReference,
@@ -36,7 +39,7 @@ from graphfix.plugins.stock import STOCK_DOMAIN, StockPluginForm, apply_stock_fo
 
 __all__ = [
     "STOCK_DOMAIN", "CustomOp", "MissingReference", "NodeView", "ReferenceError", "ReferenceSession",
-    "Registry", "StockPluginForm", "TensorFacts", "UnsupportedCustomNode", "apply_stock_form", "custom_nodes",
+    "Registry", "StockPluginForm", "active_registry", "registry_from", "using", "TensorFacts", "UnsupportedCustomNode", "apply_stock_form", "custom_nodes",
     "custom_op_names", "default_registry", "has_custom_ops", "infer_shapes", "load_custom_ops",
     "missing_implementations", "no_reference_message", "plan_stock_form", "register_op",
     "require_implementations", "session_for", "session_loader", "stock_form",

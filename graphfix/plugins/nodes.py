@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,16 +21,27 @@ import onnx
 import onnx.defs
 import onnx_ir as ir
 
-from graphfix.plugins.registry import NodeView, Registry, default_registry
+from graphfix.plugins.registry import NodeView, Registry, active_registry, default_registry
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training"})
 
 ModelLike = str | os.PathLike[str] | onnx.ModelProto | ir.Model
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
+def _ort_schemas(imported: bool) -> frozenset[tuple[str, str]]:
+    return _ort_operators_now() if imported else frozenset()
+
+
 def _ort_operators() -> frozenset[tuple[str, str]]:
-    """(domain, op type) of every operator ONNX Runtime registers a schema for (contrib ops included)."""
+    return _ort_schemas("onnxruntime" in sys.modules)
+
+
+def _ort_operators_now() -> frozenset[tuple[str, str]]:
+    """(domain, op type) of every operator ONNX Runtime registers a schema for (contrib ops included).
+
+    Only once ONNX Runtime is imported: ``graphfix lint`` never imports it (``runs_natively`` then takes
+    ONNX Runtime's own domains as native)."""
     try:
         from onnxruntime.capi import onnxruntime_pybind11_state as state
 
@@ -46,7 +58,10 @@ def runs_natively(op_type: str, domain: str) -> bool:
             return True
     except Exception:  # noqa: BLE001 - onnx raises for domains it does not know
         pass
-    return (domain, op_type) in _ort_operators()
+    known = _ort_operators()
+    if not known:  # ONNX Runtime not imported (lint): its own domains run natively
+        return domain.startswith("com.microsoft")
+    return (domain, op_type) in known
 
 
 def as_ir(model: ModelLike) -> ir.Model:
@@ -104,11 +119,19 @@ def missing_implementations(model: ModelLike, registry: Registry | None = None) 
     Nothing is verified through such a node: the pipeline refuses with ``no_reference_message`` (GF402)
     unless the user passed ``--no-verify``.
     """
-    registry = registry if registry is not None else default_registry
+    registry = registry if registry is not None else active_registry()
     return [node for node in custom_nodes(model) if registry.lookup(node) is None]
 
 
-GF402 = "GF402"
+# The rule that reports a custom op without a reference (its code is the rule's data, asked by name).
+NO_REFERENCE_RULE = "custom-op-without-reference"
+
+
+def no_reference_code() -> str:
+    """The code of the rule reporting custom ops without a reference (GF402), from the rule registry."""
+    from graphfix.linting.registry import rule_by_name
+
+    return rule_by_name(NO_REFERENCE_RULE).code
 
 
 def no_reference_message(nodes: list[ir.Node]) -> str:
@@ -116,9 +139,9 @@ def no_reference_message(nodes: list[ir.Node]) -> str:
     ops = sorted({NodeView.of(n).op for n in nodes})
     where = ", ".join(repr(NodeView.of(n).label) for n in nodes[:3]) + (" ..." if len(nodes) > 3 else "")
     names = ", ".join(ops)
-    return (f"{GF402} custom operator {names} (node {where}) has no reference implementation, so graphfix "
+    return (f"{no_reference_code()} custom operator {names} (node {where}) has no reference implementation, so graphfix "
             f"cannot run or verify the model through it. Give one with --custom-ops FILE.py (a function "
             f"named {ops[0]} taking the inputs as numpy arrays and the attributes as keyword arguments) or "
             f"graphfix.register_op({ops[0]!r}, fn); TensorRT needs the plugin itself: --plugins FILE.py|lib.so "
             f"(`graphfix plugin MODEL --op {ops[0]} -o {ops[0].lower()}_plugin.py` writes a Python one); "
-            "or pass --no-verify to skip verification")
+            "or pass verify=False to skip verification")

@@ -34,11 +34,14 @@ Output shapes come from what the reference returns on the analysis probes
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib.util
 import inspect
 import itertools
+import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,6 +296,39 @@ def _normal_domain(domain: str) -> str:
 
 default_registry = Registry()
 
+# The registry the pipeline runs custom ops through (analysis, verification, precision, compile, run):
+# ``graphfix.fix(..., custom_ops=...)`` and the CLI's --custom-ops set it for the call with ``using``.
+_active: contextvars.ContextVar[Registry | None] = contextvars.ContextVar("graphfix_custom_ops", default=None)
+
+
+def active_registry() -> Registry:
+    """The registry set by the innermost ``using`` (default: ``default_registry``)."""
+    return _active.get() or default_registry
+
+
+@contextlib.contextmanager
+def using(registry: Registry | None) -> Iterator[Registry]:
+    """Run the block with ``registry`` as the active one (None: keep the current one)."""
+    chosen = registry if registry is not None else active_registry()
+    token = _active.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _active.reset(token)
+
+
+def registry_from(custom_ops: Registry | Iterable[str | os.PathLike[str]] | None) -> Registry | None:
+    """A registry from the library's ``custom_ops=`` (a Registry, or --custom-ops files), None for None.
+
+    Files are loaded into a new registry that falls back on ``default_registry``'s registrations.
+    """
+    if custom_ops is None or isinstance(custom_ops, Registry):
+        return custom_ops
+    registry = Registry(dict(default_registry.ops))
+    for path in custom_ops:
+        load_custom_ops(path, None, registry)
+    return registry
+
 
 def register_op(op_type: str, fn: Reference, *, domain: str | None = None,
                 shape_fn: ShapeFunction | None = None, registry: Registry | None = None) -> CustomOp:
@@ -309,7 +345,7 @@ SHAPE_SUFFIX = "_shape"
 _module_ids = itertools.count()
 
 
-def load_custom_ops(path: str | Path, model_ops: Iterable[str] | None = None,
+def load_custom_ops(path: str | os.PathLike[str], model_ops: Iterable[str] | None = None,
                     registry: Registry | None = None) -> list[str]:
     """Import ``--custom-ops FILE.py`` and register its functions; returns the op names registered.
 

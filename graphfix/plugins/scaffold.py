@@ -49,7 +49,7 @@ import onnx_ir as ir
 
 from graphfix.errors import UsageError
 from graphfix.plugins.nodes import ModelLike, as_ir, custom_nodes
-from graphfix.plugins.registry import NodeView, Registry, _accepted, default_registry
+from graphfix.plugins.registry import NodeView, Registry, _accepted, active_registry, default_registry
 from graphfix.plugins.shapes import OutputShape, numpy_dtype, symbolic_output_shapes
 
 MIN_PYTHON_PLUGIN_VERSION = (10, 6)
@@ -251,7 +251,7 @@ def write_plugin_scaffold(
     may use it, else ``"graphfix"``). Raises ``UsageError`` for an unknown op or a bad namespace. The
     file is written atomically; the report says what is left to do (``notes``).
     """
-    registry = registry if registry is not None else default_registry
+    registry = registry if registry is not None else active_registry()
     ir_model = as_ir(model)
     node = _node_for(ir_model, op)
     view = NodeView.of(node)

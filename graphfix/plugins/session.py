@@ -39,7 +39,7 @@ from onnx import numpy_helper
 
 from graphfix.errors import GraphfixError
 from graphfix.plugins.nodes import no_reference_message, runs_natively
-from graphfix.plugins.registry import NodeView, Registry, default_registry
+from graphfix.plugins.registry import NodeView, Registry, active_registry, default_registry
 
 ModelSource = str | os.PathLike[str] | onnx.ModelProto | ir.Model
 
@@ -57,11 +57,12 @@ _ORT_TYPES: dict[int, str] = {
 class MissingReference(GraphfixError):
     """A custom node has no reference implementation: graphfix refuses to run it (GF402)."""
 
-    code = "GF402"
-
     def __init__(self, nodes: list[Any]) -> None:
+        from graphfix.plugins.nodes import no_reference_code
+
+        self.code = no_reference_code()
         self.nodes = nodes
-        super().__init__(no_reference_message(nodes))
+        super().__init__(no_reference_message(nodes), parameters=("verify=False",))
 
 
 class UnsupportedCustomNode(GraphfixError):
@@ -151,7 +152,7 @@ class ReferenceSession:
 
     def __init__(self, source: ModelSource, registry: Registry | None = None, *, options: Any | None = None,
                  providers: Sequence[str] | None = None) -> None:
-        self.registry = registry if registry is not None else default_registry
+        self.registry = registry if registry is not None else active_registry()
         self._options = options
         self._providers = list(providers or ["CPUExecutionProvider"])
         proto, self._base_dir, self._path = _as_proto(source)

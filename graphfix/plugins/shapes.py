@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 import onnx_ir as ir
 
-from graphfix.plugins.registry import NodeView, ReferenceError, Registry, default_registry
+from graphfix.plugins.registry import NodeView, ReferenceError, Registry, active_registry, default_registry
 
 Shape = tuple[int, ...]
 
@@ -65,7 +65,7 @@ def infer_shapes(
     Raises ``ReferenceError`` when the reference or shape function fails: the caller records an analysis
     issue naming the node.
     """
-    registry = registry if registry is not None else default_registry
+    registry = registry if registry is not None else active_registry()
     view = NodeView.of(node)
     if registry.lookup(view) is None:
         return None
@@ -127,7 +127,7 @@ def symbolic_output_shapes(
     at every probe is written so; a dim constant at every probe is an int. Anything else is None (the
     scaffold writes a TODO). Returns None without a reference or when it fails.
     """
-    registry = registry if registry is not None else default_registry
+    registry = registry if registry is not None else active_registry()
     names = list(input_names) if input_names is not None else [f"inp{i}" for i in range(len(input_dims))]
     symbols: dict[str, int] = {}
     probes: list[list[Shape | None]] = []

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import onnx.defs
 import onnx_ir as ir
 
+from graphfix.linting.plans import ReplaceOp
 from graphfix.plugins.registry import PLUGIN_NAME_ATTRIBUTE, PLUGIN_OP, NodeView
 
 STOCK_DOMAIN = "trt.plugins"
@@ -80,6 +81,13 @@ class StockPluginForm:
     kept: tuple[str, ...] = ()  # the node's other attributes, kept as they are (``info``)
     label: str = ""
 
+    def as_plan(self) -> ReplaceOp:
+        """The plan as the editor applies it (``graphfix.linting.plans.ReplaceOp``)."""
+        return ReplaceOp(self.node, self.op_type, self.domain,
+                         (("plugin_version", self.version), ("plugin_namespace", self.namespace)),
+                         drop=(PLUGIN_NAME_ATTRIBUTE,), note=self.warning or "",
+                         before=f"{PLUGIN_OP}(name={self.op_type!r})", kept=self.kept)
+
     def describe(self) -> str:
         text = (f"{self.label}: {PLUGIN_OP}(name={self.op_type!r}) := {self.domain}::{self.op_type} "
                 f"(plugin_version={self.version!r}, plugin_namespace={self.namespace!r}"
@@ -104,16 +112,9 @@ def apply_stock_form(model: ir.Model, plan: StockPluginForm) -> None:
     Inputs (initializers included, in order), outputs, the node's name and its other attributes are kept;
     attributes the node already has (``plugin_version`` set by hand) win over the plan's.
     """
-    node = plan.node
-    node.op_type = plan.op_type
-    node.domain = plan.domain
-    if PLUGIN_NAME_ATTRIBUTE in node.attributes:
-        del node.attributes[PLUGIN_NAME_ATTRIBUTE]
-    for key, value in (("plugin_version", plan.version), ("plugin_namespace", plan.namespace)):
-        if key not in node.attributes:
-            node.attributes[key] = ir.AttrString(key, value)
-    if plan.domain not in model.opset_imports:
-        model.opset_imports[plan.domain] = 1
+    from graphfix.fixing.editor import Editor  # the one mutator
+
+    Editor(model).apply([plan.as_plan()])
 
 
 def stock_form(model: ir.Model, *, domain: str = STOCK_DOMAIN, version: str = DEFAULT_VERSION,

@@ -111,6 +111,7 @@ def to_fp16(
     ir.external_data.set_base_dir(before.graph, source.parent)
     # The converter names its Casts after the nodes they serve: unnamed nodes would collide.
     Editor(before).name_unnamed_nodes()
+    _declare_custom_outputs(before)
     # Initializers whose bytes live in external data: the converter can only flip their type (it sees no
     # bytes), so they are converted here, lazily, from the source's data files.
     external_floats = {name for name, value in before.graph.initializers.items()
@@ -164,3 +165,23 @@ def _lazy_fp16(stored: ir.TensorProtocol, base_dir: Path, name: str) -> ir.LazyT
         return ir.Tensor(half, name=name)
 
     return ir.LazyTensor(convert, dtype=ir.DataType.FLOAT16, shape=stored.shape, name=name)
+
+
+def _declare_custom_outputs(model: ir.Model) -> None:
+    """Declare the dtypes of custom nodes' outputs the model leaves undeclared (the legacy exporter does):
+    the converter casts a blocked node's outputs back to fp16 only when it knows they are float. The
+    analysis runs the custom ops' references (the active registry) to find them."""
+    from graphfix.analyse import analyse
+    from graphfix.ir.loading import LoadedModel
+
+    editor = Editor(model)
+    custom = [node for node in editor.all_nodes() if node.domain not in STANDARD_DOMAINS
+              and any(output.dtype is None for output in node.outputs)]
+    if not custom:
+        return
+    analysis = analyse(LoadedModel(model, None, "fp16"))
+    for node in custom:
+        for output in node.outputs:
+            facts = analysis.facts.get(output)
+            if output.dtype is None and facts is not None and facts.dtype:
+                editor.set_type(output, ir.DataType(facts.dtype))

@@ -276,13 +276,20 @@ def test_cli_fix_writes_reports_and_diff_writes_nothing(tmp_path, capsys):
     assert "needs -o" in capsys.readouterr().err
 
 
-def test_model_onnxruntime_cannot_run_is_refused_with_a_hint(tmp_path):
+def test_custom_op_without_reference_is_refused_with_gf402(tmp_path):
     model = parse(VIEW_SIZE0)
     model.opset_import.append(oh.make_opsetid("custom.domain", 1))
     model.graph.node.append(oh.make_node("MyOp", ["y"], ["z"], domain="custom.domain"))
     model.graph.output[0].CopyFrom(oh.make_tensor_value_info("z", onnx.TensorProto.FLOAT, ["N", 256]))
     source = tmp_path / "m.onnx"
     onnx.save(model, source)
-    with pytest.raises(VerificationError, match="cannot verify: ONNX Runtime cannot load the original.*verify=False"):
+    from graphfix.plugins import MissingReference, Registry
+
+    # ONNX Runtime has no kernel for MyOp: nothing is verified through it without a reference (GF402).
+    with pytest.raises(MissingReference, match=r"^GF402 custom operator MyOp .*verify=False"):
         fix(source, tmp_path / "out.onnx")
     assert not (tmp_path / "out.onnx").exists()
+    registry = Registry()
+    registry.register("MyOp", lambda y: y * 2)
+    result = fix(source, tmp_path / "out.onnx", custom_ops=registry)
+    assert result.verification is not None and result.verification.passed

@@ -99,20 +99,18 @@ def test_custom_ops_export_in_the_stock_form_with_both_exporters(tmp_path: Path,
              (upsample_spec(), pm._torch_upsample(), pm.upsample_example_inputs, ("x", "skip"), "UpsampleAdd")]
     for spec, module, make_inputs, names, op_type in cases:
         path = tmp_path / f"{op_type}-{exporter}.onnx"
-        if exporter == "legacy":
-            from graphfix.export import export
+        from graphfix.export import export
 
-            with legacy_symbolics([spec]):
-                export(module, make_inputs(), path, exporter="legacy", opset=17, input_names=list(names))
-        else:
-            batch = torch.export.Dim("batch")
-            pm._quiet_export(module, make_inputs(), path, dynamo=True, input_names=list(names),
-                             dynamic_shapes=tuple({0: batch} for _ in names),
-                             custom_translation_table=translation_table([spec]))
+        export(module, make_inputs(), path, exporter=exporter, opset=17 if exporter == "legacy" else None,
+               input_names=list(names), custom_ops=[spec])
         node = stock_node(path, op_type)
         expected = ({"info": pm.INFO.encode()} if op_type == "HSwish" else {"scale": 2, "gain": 0.5})
         assert attributes(node) == {**expected, "plugin_version": b"1", "plugin_namespace": b""}
         check_runs(path, module, make_inputs, names)
+        import graphfix
+
+        codes = {f.code for f in graphfix.lint(path, custom_ops=registry()).findings}
+        assert not any(code.startswith("GF4") for code in codes)  # the stock form, with a reference
 
 
 def test_legacy_registration_ends_with_the_block(tmp_path: Path):

@@ -155,7 +155,7 @@ def test_no_reference_is_refused_with_gf402():
     assert raised.value.code == "GF402"
     text = str(raised.value)
     assert text.startswith("GF402 custom operator HSwish (node '/hswish/Plugin') has no reference implementation")
-    assert "--custom-ops" in text and "--plugins" in text and "--no-verify" in text
+    assert "--custom-ops" in text and "--plugins" in text and "verify=False" in text and raised.value.parameters == ("verify=False",)
 
 
 def test_custom_node_inside_a_subgraph_is_refused_clearly():

@@ -1,3 +1,4 @@
+import numpy as np
 import onnx
 import onnx.parser
 from graphs import findings, parse
@@ -21,15 +22,33 @@ def test_reshape_by_data_is_data_dependent():
     assert "'t' depends on tensor values" in finding.message
 
 
-def test_custom_op_stops_the_analysis_and_is_reported():
+def test_custom_op_without_reference_is_left_to_gf402():
     text = """<ir_version: 8, opset_import: ["" : 17, "custom" : 1]>
     agraph (float[N, 4] x) => (float[N, 4] y) {
         h = custom.HSwish (x)
         y = Relu (h)
     }"""
     model = onnx.parser.parse_model(text)
-    [finding] = findings(model, "GF902")
-    assert "custom::HSwish" in finding.message
+    assert findings(model, "GF902") == []  # GF402 says the same, with both ways out
+    [finding] = findings(model, "GF402")
+    assert finding.message.startswith("custom::HSwish 'HSwish(h)' has no reference implementation")
+
+
+def test_a_custom_op_with_a_reference_is_seen_through():
+    from graphfix.plugins import Registry, using
+
+    text = """<ir_version: 8, opset_import: ["" : 17, "custom" : 1]>
+    agraph (float[N, 4] x) => (float[N, 8] y) {
+        h = custom.Twice (x)
+        s = Shape (h)
+        y = Reshape (h, s)
+    }"""
+    model = onnx.parser.parse_model(text)
+    registry = Registry()
+    registry.register("Twice", lambda x: np.concatenate([x, x], axis=1))
+    with using(registry):
+        assert [f.code for f in findings(model, ignore="GF5")] == ["GF101"]  # the Shape chain after it is known
+    assert sorted(f.code for f in findings(model, ignore="GF5")) == ["GF402"]
 
 
 def test_input_without_shape_is_reported():

@@ -57,7 +57,9 @@ def test_gf502_declares_the_operators_its_restrictions_cover():
 
 @pytest.mark.parametrize(("op", "text", "code"), [
     ("Gelu", "No importer registered for op: Gelu. Attempting to import as plugin.", "GF501"),
-    ("Plugin", "No importer registered for op: Plugin. Attempting to import as plugin.", "GF902"),
+    # tensorRT_Pro's Plugin node: GF401 rewrites it to the stock plugin form; another custom op: GF402.
+    ("Plugin", "No importer registered for op: Plugin. Attempting to import as plugin.", "GF401"),
+    ("HSwish", "No importer registered for op: HSwish. Attempting to import as plugin.", "GF402"),
     ("Squeeze", "Cannot infer squeeze dimensions from a dynamic shape! Please re-export your model with the "
                 "Squeeze axes input set.", "GF502"),
     ("Slice", 'Assertion failed: inputs.at(1).is_weights() && "The starts input must be an initializer"', "GF101"),
