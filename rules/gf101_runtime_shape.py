@@ -42,14 +42,27 @@ import onnx_ir as ir
 from graphfix.analyse import SHAPE_INPUTS, Kind, is_standard, iter_shape_inputs
 from graphfix.analyse.rewrites import (
     Rewrite,
+    baked_reshape_target,
     batch_source,
     batch_vector,
+    fails_downstream,
     expand_shape,
     reshape_target,
     slice_input,
 )
 from graphfix.ir import node_label
-from graphfix.linting import BatchShape, Context, Finding, FixAvailability, Rule, SetInputs, TensorRTError
+from graphfix.linting import (
+    BatchShape,
+    Context,
+    Finding,
+    FixAvailability,
+    Rule,
+    SetInputs,
+    TensorRTError,
+)
+
+# A run-time value needing the batch is as short as it can be with this many nodes (Shape, Gather, one op).
+_SHORTEST_BATCH_CHAIN = 3
 
 # Resize's sizes and scales are the resize rules' business.
 _OWNED_ELSEWHERE = {"Resize", "Upsample"}
@@ -91,6 +104,12 @@ class RuntimeShapeComputation(Rule):
                 ctx.skip(node, f"input {index} ({value.name}) is {kind.value}: only constants and values that "
                                "follow the batch are rewritten")
                 continue
+            baked = self.baked(ctx, node, value)
+            if baked is not None:
+                reported.add(value)
+                ctx.skip(node, f"input {index} ({value.name}) {baked}: never offered as a constant (the "
+                               "baked-batch rule reports it)")
+                continue
             rewrite = self.rewrite(ctx, node, index, value, kind)
             reported.add(value)
             current = analysis.describe_entries(value)
@@ -109,12 +128,35 @@ class RuntimeShapeComputation(Rule):
                                        f"{shortest.describe().split(':= ', 1)[1]}", node, fix=(shortest,),
                                        chain=chain)
                     continue
+                if len(nodes) <= _SHORTEST_BATCH_CHAIN + (analysis.opset < 15):
+                    # Shape -> Gather -> one op: nothing shorter reads the batch; information only.
+                    yield self.finding(f"{what}; not fixable: {rewrite.reason} (information: it needs the batch "
+                                       "at run time and is already as short as a batch-dependent value can be)",
+                                       node, reason=rewrite.reason,
+                                       chain=chain, severity="info")
+                    continue
                 yield self.finding(f"{what}; not fixable: {rewrite.reason}", node, reason=rewrite.reason, chain=chain)
                 continue
             plan = SetInputs(node, {index: rewrite.value})
             yield self.finding(f"{what}; fixable as constant {plan.describe().split(':= ', 1)[1]}", node,
                                fix=(plan,), chain=chain)
         yield from self.check_arithmetic(ctx, reported)
+
+    def baked(self, ctx: Context, node: ir.Node, value: ir.Value) -> str | None:
+        """Why ``value`` holds the export batch rather than a constant (None when it does not)."""
+        analysis = ctx.analysis
+        if node.op_type == "Reshape" and baked_reshape_target(analysis, node).value is not None:
+            return "bakes the export batch in the Reshape's batch slot"
+        data = node.inputs[0] if node.inputs else None
+        if node.op_type == "Reshape" and data is not None and analysis.dim_kind(data, 0) is Kind.BATCH and (
+                analysis.dim_kind(node.outputs[0], 0) is not Kind.BATCH) and fails_downstream(analysis, node):
+            return "puts a constant in dim 0 of a tensor whose dim 0 follows the batch (the export batch)"
+        if data is not None and data in analysis.batch.batch_lost:
+            return f"shapes {data.name}, whose dim 0 is the batch baked upstream"
+        lost = analysis.batch.reads_lost_batch(value)
+        if lost is not None:
+            return f"reads the shape of {lost.name}, whose dim 0 is the batch baked upstream"
+        return None
 
     def rewrite(self, ctx: Context, node: ir.Node, index: int, value: ir.Value, kind: Kind) -> Rewrite:
         analysis = ctx.analysis
@@ -163,6 +205,11 @@ class RuntimeShapeComputation(Rule):
                     ctx.skip(node, f"input {index} ({value.name}) is computed from shapes but is {kind.value}")
                     continue
                 reported.add(value)
+                lost = analysis.batch.reads_lost_batch(value)
+                if lost is not None:
+                    ctx.skip(node, f"input {index} ({value.name}) reads the shape of {lost.name}, whose dim 0 is "
+                                   "the batch baked upstream: never offered as a constant")
+                    continue
                 array = np.asarray(facts.values[0])
                 nodes, _ = analysis.chain(value)
                 plan = SetInputs(node, {index: array})

@@ -72,6 +72,14 @@ class ReshapeNonBatchMinusOne(Rule):
             if analysis.dim_kind(node.outputs[0], axis) is not Kind.CONSTANT:
                 ctx.skip(node, f"the -1 in dim {axis} carries the batch: that is the rule being followed")
                 continue
+            data = node.inputs[0]
+            if data is None:
+                continue
+            if data in analysis.batch.batch_lost or (
+                    analysis.dim_kind(data, 0) is Kind.BATCH and analysis.dim_kind(node.outputs[0], 0) is not Kind.BATCH):
+                ctx.skip(node, "the batch was baked upstream: the -1 stands for the export batch, never a "
+                               "safe constant (the baked-batch rule reports it)")
+                continue
             if baked_reshape_target(analysis, node).value is not None:
                 ctx.skip(node, "the target bakes the export batch: the baked-batch rule rewrites the whole target")
                 continue

@@ -72,8 +72,9 @@ class BakedBatch(Rule):
         for node in analysis.nodes("Reshape"):
             if len(node.inputs) < 2 or node.inputs[1] is None:
                 continue
-            if analysis.is_runtime(node.inputs[1]):
-                ctx.skip(node, "the target is computed at run time")
+            runtime = analysis.is_runtime(node.inputs[1])
+            if runtime and analysis.value_kind(node.inputs[1]) is not Kind.CONSTANT:
+                ctx.skip(node, "the target is computed at run time and follows the batch")
                 continue
             rewrite = baked_reshape_target(analysis, node)
             if rewrite.value is None:
@@ -83,9 +84,10 @@ class BakedBatch(Rule):
             target = np.asarray(analysis.value(node.inputs[1])).reshape(-1)
             shown = "[" + ", ".join(str(int(v)) for v in target) + "]"
             plan = SetInputs(node, {1: rewrite.value}, check_batch=rewrite.export_batch)
+            where = f" ({analysis.describe_chain(node.inputs[1])}: int() or .item() of a size)" if runtime else ""
             yield self.finding(
-                f"Reshape {node_label(node)!r} target {shown} bakes in batch {rewrite.export_batch} while the "
-                f"input's batch is dynamic; fixable as {plan.describe().split(':= ', 1)[1]} (--unsafe-fixes)",
+                f"Reshape {node_label(node)!r} target {shown}{where} bakes in batch {rewrite.export_batch} while "
+                f"the input's batch is dynamic; fixable as {plan.describe().split(':= ', 1)[1]} (--unsafe-fixes)",
                 node, fix=(plan,), safety=Safety.UNSAFE)
         yield from self.check_outputs(ctx)
         for origin, failing in analysis.batch.baked_origins.items():

@@ -85,8 +85,9 @@ class DynamicNonBatchDim(Rule):
             if kind is Kind.CONSTANT and shape is not None and value.shape is not None:
                 size = shape[dim.axis]
                 dims = tuple(size if axis == dim.axis else declared_dim(d) for axis, d in enumerate(value.shape))
+                # Information: the model follows the export rules; fix still writes the constant.
                 yield self.finding(f"{where} but is always {size}; fixable as {size}", None,
-                                   fix=(SetDims(value, dims),))
+                                   fix=(SetDims(value, dims),), severity="info")
             elif kind is Kind.DYNAMIC or kind is Kind.BATCH:
                 yield self.finding(f"{where} and follows {'an input dim' if kind is Kind.DYNAMIC else 'the batch'}"
                                    "; pin the inputs with --input-shape", None,

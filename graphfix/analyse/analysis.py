@@ -172,6 +172,12 @@ class Analysis:
             b0, b1 = self.probes[0].batch, self.probes[1].batch
             slope = Fraction(numbers[1] - numbers[0]).limit_denominator(64) / (b1 - b0)
             offset = Fraction(numbers[0]).limit_denominator(64) - slope * b0
+            if len(numbers) > 2 and len(self.probes) > 2 and (
+                    Fraction(numbers[0]).limit_denominator(64) + slope * (self.probes[2].batch - b0)
+                    != Fraction(numbers[2]).limit_denominator(64)):
+                shown = ", ".join(_format_number(n) for n in numbers[:3])
+                batches = ", ".join(str(p.batch) for p in self.probes[:3])
+                return f"nonlinear in the batch ({shown} at batch {batches})"
             term = "batch" if slope == 1 else f"{_format_number(slope)}*batch"
             if offset:
                 term += f" {'+' if offset > 0 else '-'} {_format_number(abs(offset))}"

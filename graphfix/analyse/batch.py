@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import onnx_ir as ir
@@ -19,7 +20,7 @@ import onnx_ir as ir
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.facts import Kind
 from graphfix.analyse.ops import SHAPED_BY_INPUT
-from graphfix.analyse.rewrites import baked_reshape_target
+from graphfix.analyse.rewrites import baked_reshape_target, fails_downstream
 from graphfix.ir.graphutil import node_label
 
 
@@ -83,12 +84,13 @@ class BatchFacts:
 
     @functools.cached_property
     def baked_reshapes(self) -> frozenset[ir.Node]:
-        """Reshapes whose constant target bakes the export batch (``[2, 256]``, ``[1, -1]``)."""
+        """Reshapes whose target (constant, or computed at run time with the batch frozen in it) bakes the
+        export batch (``[2, 256]``, ``[1, -1]``)."""
         analysis = self.analysis
         return frozenset(
             node for node in analysis.order
             if node.op_type == "Reshape" and len(node.inputs) > 1 and node.inputs[1] is not None
-            and not analysis.is_runtime(node.inputs[1]) and baked_reshape_target(analysis, node).value is not None)
+            and baked_reshape_target(analysis, node).value is not None)
 
     @functools.cached_property
     def explained_failures(self) -> frozenset[ir.Node]:
@@ -101,6 +103,108 @@ class BatchFacts:
             if any(v is not None and v.producer() in explained for v in node.inputs):
                 explained.add(node)
         return frozenset(explained)
+
+    @functools.cached_property
+    def batch_lost(self) -> frozenset[ir.Value]:
+        """Data tensors whose dim 0 is a constant only because the batch was baked upstream: downstream of
+        a baked node or failure, or of a node where the batch stops flowing (a Reshape, Slice, Pad, Expand,
+        Tile, Split or Concat with a batch-carrying input and a constant dim 0 and no axis that carries the
+        batch). A value computed from their shapes is the export batch, never a safe constant."""
+        analysis = self.analysis
+        if not analysis.has_batch_probes:
+            return frozenset()
+        # Not explained_failures: that reads baked_reshapes, which reads this (through the rewrites).
+        origins = self.baked_origins
+        explained = set(origins) | set(origins.values()) | {
+            i.node for i in analysis.issues if i.kind in ("inference-failed", "volume-mismatch")}
+        lost: set[ir.Value] = set()
+        for node in analysis.order:
+            inputs = [v for v in node.inputs if v is not None and v in analysis.facts
+                      and not analysis.facts[v].known()]
+            if not inputs:
+                continue
+            origin = node in explained or any(v in lost for v in inputs)
+            if not origin and node.op_type in _BATCH_KEEPING:
+                origin = any(analysis.dim_kind(v, 0) is Kind.BATCH for v in inputs) and not any(
+                    _carries_batch(analysis, o) for o in node.outputs)
+                origin = origin or (node.op_type == "Reshape" and node.inputs[0] is not None
+                                    and analysis.dim_kind(node.inputs[0], 0) is Kind.BATCH)
+                # A layout change can also move the batch out of dim 0 (seq-first attention): a stop is a
+                # baked batch only when the graph then fails at other batch sizes.
+                origin = origin and fails_downstream(analysis, node)
+            if not origin:
+                continue
+            for output in node.outputs:
+                facts = analysis.facts.get(output)
+                if facts is not None and not facts.known() and analysis.dim_kind(output, 0) is not Kind.BATCH:
+                    lost.add(output)
+        return frozenset(lost)
+
+    def reads_lost_batch(self, value: ir.Value) -> ir.Value | None:
+        """A tensor whose baked dim 0 the run-time ``value`` reads through Shape, or None."""
+        lost = self.batch_lost
+        if not lost:
+            return None
+        _, sources = self.analysis.chain(value)
+        return next((s for s in sources if s in lost), None)
+
+    def still_baked(self, export_batches: Iterable[int]) -> list[str]:
+        """Where the batch is still baked after a repair: nodes that fail at the batch probes, and graph
+        outputs whose dim 0 is always one of the ``export_batches`` (>= 2) although an input carries the
+        batch, each with the node where the batch stops flowing. Empty when the batch flows everywhere.
+
+        An unsafe repair that leaves any of these would write a model that runs at other batch sizes with
+        the export batch's rows (a Slice ``[:n]``, a Pad of ``n % 2``, a Tile to the batch), so the
+        pipeline leaves such a repair unapplied.
+        """
+        analysis = self.analysis
+        if not analysis.has_batch_probes:
+            return []
+        wanted = {int(b) for b in export_batches if int(b) >= 2}
+        found: list[str] = []
+        dim_probe = analysis.dim_probe
+        for issue in analysis.issues:
+            if issue.kind not in ("inference-failed", "volume-mismatch"):
+                continue
+            if issue.probe is not None and dim_probe is not None and issue.probe == dim_probe:
+                continue  # a frozen non-batch dim, not the batch
+            text = f"{issue.node.op_type} {node_label(issue.node)!r} fails at other batch sizes"
+            if text not in found:
+                found.append(text)
+        for value in analysis.model.graph.outputs:
+            if analysis.dim_kind(value, 0) is not Kind.CONSTANT:
+                continue
+            shape = analysis.shape(value)
+            dim = shape[0] if shape else None
+            if dim is None or dim not in wanted:
+                continue
+            stop = self.batch_stop(value)
+            where = f" (the batch stops flowing at {stop.op_type} {node_label(stop)!r})" if stop is not None else ""
+            found.append(f"output {value.name!r} dim 0 is always {dim}{where}")
+        return found
+
+    def batch_stop(self, value: ir.Value) -> ir.Node | None:
+        """The first node, upstream of ``value``, with a data input whose dim 0 follows the batch and an
+        output whose dim 0 does not: where the batch stopped flowing."""
+        analysis = self.analysis
+        seen: set[ir.Node] = set()
+        stack = [value]
+        candidates: list[ir.Node] = []
+        while stack:
+            producer = stack.pop().producer()
+            if producer is None or producer in seen:
+                continue
+            seen.add(producer)
+            inputs = [v for v in producer.inputs if v is not None and analysis.facts.get(v) is not None
+                      and not analysis.facts[v].known()]
+            if any(analysis.dim_kind(v, 0) is Kind.BATCH for v in inputs) and any(
+                    analysis.dim_kind(o, 0) is Kind.CONSTANT for o in producer.outputs):
+                candidates.append(producer)
+            stack.extend(inputs)
+        if not candidates:
+            return None
+        positions = analysis.positions
+        return min(candidates, key=lambda node: positions.get(node, 0))
 
     @functools.cached_property
     def static_batch(self) -> StaticBatch | None:
@@ -124,6 +228,15 @@ class BatchFacts:
         bad_outputs = [v.name or "" for v in outputs if assumed.dim_kind(v, 0) is not Kind.BATCH]
         return StaticBatch(tuple(sorted({int(d) for d in first_dims if isinstance(d, int)})), tuple(inputs),
                            tuple(outputs), tuple(blockers), tuple(failed), tuple(bad_outputs))
+
+
+# Ops whose output dim 0 follows the input's batch unless a constant that bakes it says otherwise.
+_BATCH_KEEPING = frozenset({"Reshape", "Slice", "Pad", "Expand", "Tile", "Split", "Concat", "Flatten"})
+
+
+def _carries_batch(analysis: Analysis, value: ir.Value) -> bool:
+    shape = analysis.shape(value)
+    return shape is not None and any(analysis.dim_kind(value, axis) is Kind.BATCH for axis in range(len(shape)))
 
 
 def _constant_batch_origin(analysis: Analysis, value: ir.Value) -> ir.Node | None:

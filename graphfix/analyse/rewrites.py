@@ -82,12 +82,23 @@ def baked_reshape_target(analysis: Analysis, node: ir.Node) -> Rewrite:
     """For a constant target that bakes the export batch (``[2, 256]``, ``[1, -1]``): the -1 form."""
     target = analysis.value(node.inputs[1]) if node.inputs[1] is not None else None
     in_shapes = analysis.full_shapes(node.inputs[0])
-    if target is None or in_shapes is None or not analysis.has_batch_probes:
+    if (target is None or in_shapes is None or not analysis.has_batch_probes
+            or analysis.value_kind(node.inputs[1]) is not Kind.CONSTANT):
         return _fail("not a constant reshape of a batch-dependent tensor")
     target = target.reshape(-1)
     if target.size == 0 or int(target[0]) <= 0:
         return _fail("the first entry of the target is not a literal batch")
-    if _batch_axes(in_shapes[:2]) != [0] or in_shapes[0][0] != analysis.probes[0].batch:
+    plain = _batch_axes(in_shapes[:2]) == [0] and in_shapes[0][0] == analysis.probes[0].batch
+    # The batch also flows in dim 0 as k * batch (windows), or reached this node already baked upstream
+    # (its dim 0 the export batch while a later dim carries the batch).
+    data = node.inputs[0]
+    carried = data is not None and bool(_batch_axes(in_shapes[:2])) and (
+        analysis.dim_kind(data, 0) is Kind.BATCH or data in analysis.batch.batch_lost) and (
+        analysis.dim_kind(node.outputs[0], 0) is not Kind.BATCH)
+    # Without a literal batch in dim 0 the constant could be another size (seq-first layouts put the
+    # sequence there): it is the export batch only when the graph fails at other batches past this node.
+    carried = carried and fails_downstream(analysis, node)
+    if not (plain or carried):
         return _fail("the batch is not the first dimension of the reshaped tensor")
     batch = int(target[0])
     source = batch_at(in_shapes[:2], (analysis.probes[0].batch, analysis.probes[1].batch), batch)
@@ -105,6 +116,24 @@ def baked_reshape_target(analysis: Analysis, node: ir.Node) -> Rewrite:
         return _fail(f"the target {dims} does not fit the input at batch {batch}")
     output[0] = -1
     return Rewrite(np.array(output, dtype=np.int64), export_batch=batch)
+
+
+def fails_downstream(analysis: Analysis, node: ir.Node) -> bool:
+    """Whether ``node`` or a node fed by it fails at the batch probes (a volume or broadcast mismatch)."""
+    failing = {i.node for i in analysis.issues if i.kind in ("inference-failed", "volume-mismatch")}
+    if not failing:
+        return False
+    seen: set[ir.Node] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        if current in failing:
+            return True
+        seen.add(current)
+        stack.extend(user for output in current.outputs for user, _ in output.uses())
+    return False
 
 
 def expand_shape(analysis: Analysis, node: ir.Node) -> Rewrite:

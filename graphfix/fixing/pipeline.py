@@ -22,6 +22,7 @@ from pathlib import Path
 
 import onnx_ir as ir
 
+from graphfix.analyse import Analysis
 from graphfix.errors import GraphfixError, VerificationError
 from graphfix.fixing.editor import Editor
 from graphfix.fixing.hooks import ReshapeHook, apply_user_reshapes
@@ -69,6 +70,11 @@ class FixResult:
     rounds: int
     written: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    # The export batch(es) the baked constants tell (what the original runs at), for verification.
+    export_batches: tuple[int, ...] = ()
+    # Where the written model still bakes the batch (empty: the batch flows through every node; with
+    # ``unsafe_fixes`` and a non-empty export_batches, every baked batch was repaired).
+    baked_left: tuple[str, ...] = ()
     user_edits: list[str] = field(default_factory=list)
 
     @property
@@ -217,59 +223,30 @@ def _fix(
                       plugin_namespace=plugin_namespace)
     selected, ignored = parse_selectors(select), parse_selectors(ignore)
 
-    editor = Editor(loaded.model)
-    user_edits = apply_user_reshapes(loaded, options, reshape_hook, editor)
-    applied: list[Finding] = []
-    refused: str | None = None  # why the DOUBLE narrowing was not kept
-    export_batches: set[int] = set()
-    rounds = 0
-    while True:
-        report, ctx = lint_loaded(loaded, options, selected, ignored)
-        if rounds == 0:
-            if dynamic_batch:
-                _check_dynamic_batch(report.findings, loaded.label)
-            # A baked batch means the original only runs at that batch: verify there, fixed or not.
-            export_batches.update(p.check_batch for f in report.findings for p in f.fix
-                                  if isinstance(p, SetInputs) and p.check_batch is not None)
-        if refused:  # a model-level fix that verification rejected: report it, do not offer it again
-            for finding in report.findings:
-                if any(isinstance(p, NarrowDouble) for p in finding.fix):
-                    finding.fix, finding.reason = (), refused
-        chosen = [f for f in report.findings if allowed(f, unsafe=unsafe_fixes, dynamic_batch=dynamic_batch)]
-        if not chosen:
-            remaining = report.findings
-            break
-        rounds += 1
-        if rounds > MAX_ROUNDS:
-            raise GraphfixError(f"{loaded.label}: fixes did not converge after {MAX_ROUNDS} rounds "
-                                f"(still fixing {', '.join(sorted({f.code for f in chosen}))}); please report this")
-        conversion = next((f for f in chosen if any(isinstance(p, ConvertOpset) for p in f.fix)), None)
-        if conversion is not None:
-            # A new opset rewrites the whole model: alone in its round; the rules run again on the result.
-            plan = next(p for p in conversion.fix if isinstance(p, ConvertOpset))
-            loaded.model = convert_opset(loaded.model, plan.target, analysis=ctx.analysis,
-                                         base_dir=loaded.path.parent if loaded.path is not None else None)
-            editor = Editor(loaded.model)
-            applied.append(conversion)
-            continue
-        narrowing = [f for f in chosen if any(isinstance(p, NarrowDouble) for p in f.fix)]
-        if narrowing:
-            # TensorRT computes DOUBLE in FLOAT: do the same in the model, kept only when ONNX Runtime agrees.
-            candidate, refused = _narrow_verified(loaded, specs, options, verify, atol, rtol, ranges)
-            if candidate is not None:
-                loaded.model = candidate
-                editor = Editor(loaded.model)
-                applied.extend(narrowing)
-            continue
-        now, _ = isolate_round(chosen)
-        for finding in now:
-            editor.apply(finding.fix)
-            applied.append(finding)
-        editor.cleanup()
+    def run_rounds(model: LoadedModel, unsafe: bool) -> _Run:
+        return _rounds(model, options, selected, ignored, reshape_hook, specs, ranges, unsafe=unsafe,
+                       dynamic_batch=dynamic_batch, verify=verify, atol=atol, rtol=rtol)
+
+    run = run_rounds(loaded, unsafe_fixes)
+    if unsafe_fixes and any(f.safety is Safety.UNSAFE for f in run.applied):
+        baked_left = run.analysis.batch.still_baked(run.export_batches)
+        if baked_left:
+            # A half-repaired batch runs at other batch sizes with the export batch's rows: leave every
+            # unsafe repair out rather than write that model, and say where the batch stays baked.
+            loaded = load(source) if source_path is not None else _own_copy(original)
+            run = run_rounds(loaded, False)
+            note = f"not applied: after the repair the batch is still baked ({'; '.join(baked_left[:3])})"
+            for finding in run.remaining:
+                if finding.safety is Safety.UNSAFE:
+                    finding.reason = note
+                    finding.message += f"; {note}"
+    applied, remaining, rounds, user_edits = run.applied, run.remaining, run.rounds, run.user_edits
+    export_batches = run.export_batches
 
     ops_after = op_counts(loaded.model)
     result = FixResult(loaded.model, applied, remaining, None, ops_before, ops_after, rounds,
-                       user_edits=user_edits)
+                       user_edits=user_edits, export_batches=tuple(sorted(export_batches)),
+                       baked_left=tuple(run.analysis.batch.still_baked(export_batches)))
     if dry_run:
         result.seconds = time.perf_counter() - start
         return result
@@ -315,6 +292,84 @@ def _fix(
             shutil.rmtree(staging, ignore_errors=True)
     result.seconds = time.perf_counter() - start
     return result
+
+
+@dataclass
+class _Run:
+    """The outcome of the fix rounds on one copy of the model."""
+
+    applied: list[Finding]
+    remaining: list[Finding]
+    rounds: int
+    user_edits: list[str]
+    export_batches: set[int]
+    analysis: Analysis  # of the model after the last round
+
+
+def _rounds(
+    loaded: LoadedModel,
+    options: Options,
+    selected: Sequence[str],
+    ignored: Sequence[str],
+    reshape_hook: ReshapeHook | None,
+    specs: list[InputSpec],
+    ranges: Mapping[str, tuple[float, float]],
+    *,
+    unsafe: bool,
+    dynamic_batch: bool,
+    verify: bool,
+    atol: float,
+    rtol: float,
+) -> _Run:
+    """Lint, apply the allowed fixes, and repeat until nothing is left to apply (edits ``loaded``)."""
+    editor = Editor(loaded.model)
+    user_edits = apply_user_reshapes(loaded, options, reshape_hook, editor)
+    applied: list[Finding] = []
+    refused: str | None = None  # why the DOUBLE narrowing was not kept
+    export_batches: set[int] = set()
+    rounds = 0
+    while True:
+        report, ctx = lint_loaded(loaded, options, selected, ignored)
+        if rounds == 0:
+            if dynamic_batch:
+                _check_dynamic_batch(report.findings, loaded.label)
+            # A baked batch means the original only runs at that batch: verify there, fixed or not.
+            export_batches.update(p.check_batch for f in report.findings for p in f.fix
+                                  if isinstance(p, SetInputs) and p.check_batch is not None)
+        if refused:  # a model-level fix that verification rejected: report it, do not offer it again
+            for finding in report.findings:
+                if any(isinstance(p, NarrowDouble) for p in finding.fix):
+                    finding.fix, finding.reason = (), refused
+        chosen = [f for f in report.findings if allowed(f, unsafe=unsafe, dynamic_batch=dynamic_batch)]
+        if not chosen:
+            return _Run(applied, report.findings, rounds, user_edits, export_batches, ctx.analysis)
+        rounds += 1
+        if rounds > MAX_ROUNDS:
+            raise GraphfixError(f"{loaded.label}: fixes did not converge after {MAX_ROUNDS} rounds "
+                                f"(still fixing {', '.join(sorted({f.code for f in chosen}))}); please report this")
+        conversion = next((f for f in chosen if any(isinstance(p, ConvertOpset) for p in f.fix)), None)
+        if conversion is not None:
+            # A new opset rewrites the whole model: alone in its round; the rules run again on the result.
+            plan = next(p for p in conversion.fix if isinstance(p, ConvertOpset))
+            loaded.model = convert_opset(loaded.model, plan.target, analysis=ctx.analysis,
+                                         base_dir=loaded.path.parent if loaded.path is not None else None)
+            editor = Editor(loaded.model)
+            applied.append(conversion)
+            continue
+        narrowing = [f for f in chosen if any(isinstance(p, NarrowDouble) for p in f.fix)]
+        if narrowing:
+            # TensorRT computes DOUBLE in FLOAT: do the same in the model, kept only when ONNX Runtime agrees.
+            candidate, refused = _narrow_verified(loaded, specs, options, verify, atol, rtol, ranges)
+            if candidate is not None:
+                loaded.model = candidate
+                editor = Editor(loaded.model)
+                applied.extend(narrowing)
+            continue
+        now, _ = isolate_round(chosen)
+        for finding in now:
+            editor.apply(finding.fix)
+            applied.append(finding)
+        editor.cleanup()
 
 
 def _narrow_verified(

@@ -481,6 +481,11 @@ def _judge_mode(
         if runs is None:
             out.verdict, out.why = "crash", "fix returned but wrote no file"
             return out
+        if runs.load_error and fix_result is not None and not fix_result.changed:
+            # Nothing changed and the export itself does not load (an invalid Split from the legacy
+            # exporter): not a model graphfix wrote; naming the invalid export is left (issue 8).
+            out.verdict, out.why = "left", f"the original export does not load: {runs.load_error}"
+            return out
         if runs.load_error:
             out.verdict, out.why = "crash", f"written model does not load: {runs.load_error}"
             return out

@@ -31,6 +31,33 @@ def test_output_dim_left_symbolic_but_constant_is_fixable():
     }""")
     [finding] = findings(model, "GF301")
     assert finding.fixable and finding.fix[0].dims == ("N", 256)
+    # Information (issue 8 item 5): the model follows the rules; lint exits 0, fix still writes 256.
+    assert finding.severity == "info" and not finding.is_error
+    assert finding.to_dict()["severity"] == "info"
+
+
+def test_constant_output_dim_is_information_for_the_cli(tmp_path, capsys):
+    import json
+
+    import onnx
+
+    from graphfix.cli import main
+
+    path = tmp_path / "m.onnx"
+    onnx.save(parse("""
+    agraph (float[N, 4, 8, 8] x) => (float[N, F] y) {
+        t = Constant <value = int64[2] {-1, 256}> ()
+        y = Reshape (x, t)
+    }"""), path)
+    assert main(["lint", str(path), "--format", "json"]) == 0
+    [finding] = json.loads(capsys.readouterr().out)["files"][0]["findings"]
+    assert finding["code"] == "GF301" and finding["severity"] == "info"
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(path), "-o", str(fixed)]) == 0
+    assert onnx.load(str(fixed)).graph.output[0].type.tensor_type.shape.dim[1].dim_value == 256
+    # A dynamic input dim still asks for a change.
+    onnx.save(parse(DYNAMIC_HW), path)
+    assert main(["lint", str(path)]) == 1
 
 
 def test_only_a_dynamic_batch_is_clean():

@@ -1,0 +1,87 @@
+"""The cases in ``../shared/cases`` (generators of real-world export faults, each docstring naming the right
+result), generated with torch and checked against their docstrings (issue 8).
+
+The scripts live beside the repository (``<parent>/shared/cases``, or ``$GRAPHFIX_CASES``); the tests skip
+with the reason when they or torch are absent. Torch-free graphs of the same kinds are in tests/rules and
+tests/fixing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from graphfix.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cases_dir() -> Path | None:
+    candidates = [Path(os.environ["GRAPHFIX_CASES"])] if os.environ.get("GRAPHFIX_CASES") else []
+    candidates += [ROOT.parent / "shared" / "cases", ROOT.parent.parent / "shared" / "cases"]
+    return next((c for c in candidates if (c / "_export.py").is_file()), None)
+
+
+CASES = _cases_dir()
+pytestmark = [
+    pytest.mark.skipif(CASES is None, reason="no ../shared/cases beside the repository (set GRAPHFIX_CASES)"),
+    pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                       reason="the cases export with torch (pip install torch==2.13.0)"),
+    pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="the cases run ONNX Runtime"),
+]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Runs a case script once (on first use) and gives the folder it wrote."""
+    folders: dict[str, Path] = {}
+
+    def make(stem: str) -> Path:
+        assert CASES is not None
+        if stem not in folders:
+            folder = tmp_path_factory.mktemp(stem)
+            subprocess.run([sys.executable, str(CASES / f"{stem}.py"), str(folder)], check=True,
+                           capture_output=True, timeout=600)
+            folders[stem] = folder
+        return folders[stem]
+
+    return make
+
+
+def _compare(stem: str, original: Path, fixed: Path) -> subprocess.CompletedProcess[str]:
+    assert CASES is not None
+    return subprocess.run([sys.executable, str(CASES / f"{stem}.py"), "--compare", str(original), str(fixed)],
+                          capture_output=True, text=True, timeout=600)
+
+
+def _lint_json(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, object]]]:
+    import json
+
+    code = main(["lint", str(path), "--format", "json"])
+    return code, json.loads(capsys.readouterr().out)["files"][0]["findings"]
+
+
+def test_02_legacy_int_window_reverse(generated: Callable[[str], Path], capsys: pytest.CaptureFixture[str],
+                                      tmp_path: Path) -> None:
+    original = generated("02_window_int") / "02_window_int__legacy.onnx"
+    code, findings = _lint_json(original, capsys)
+    assert code == 1
+    baked = {f["node"]: f["fix"] for f in findings if f["code"] == "GF103"}
+    assert baked == {"/Reshape_2": ["/Reshape_2: input 1 := [-1, 2, 2, 4, 4, 16]"],
+                     "/Reshape_3": ["/Reshape_3: input 1 := [-1, 16, 8, 8]"]}
+    assert not [f for f in findings if f["code"] == "GF101" and f["node"] in baked]
+    assert not [f for f in findings if f["code"] == "GF902"]
+    assert sum(f["code"] == "GF101" and f["fixable"] for f in findings) == 7
+
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed), "--unsafe-fixes"]) == 0
+    compared = _compare("02_window_int", original, fixed)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    capsys.readouterr()
+    assert main(["lint", str(fixed)]) == 0
