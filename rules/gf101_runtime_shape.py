@@ -2,7 +2,7 @@
 
 ## What it finds
 A shape input (a Reshape target, an Expand shape, Slice bounds, Squeeze/Unsqueeze axes, Pad pads,
-TopK's k, ...) or a value used in arithmetic (an attention scale ``1/sqrt(head_dim)``, a position
+TopK's k, ...; a Squeeze with no axes at all, on a dynamic input, decides its axes at run time too) or a value used in arithmetic (an attention scale ``1/sqrt(head_dim)``, a position
 ``Range``) that the graph computes at run time from ``Shape`` ops, although it is a constant once only the
 batch is dynamic. It comes from passing tensor sizes to torch ops: ``x.view(x.size(0), -1)`` records
 ``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` with the legacy exporter.
@@ -49,6 +49,7 @@ from graphfix.analyse.rewrites import (
     expand_shape,
     reshape_target,
     slice_input,
+    squeeze_axes,
 )
 from graphfix.ir import node_label
 from graphfix.linting import (
@@ -141,6 +142,40 @@ class RuntimeShapeComputation(Rule):
             yield self.finding(f"{what}; fixable as constant {plan.describe().split(':= ', 1)[1]}", node,
                                fix=(plan,), chain=chain)
         yield from self.check_arithmetic(ctx, reported)
+        yield from self.check_squeeze_axes(ctx)
+
+    def check_squeeze_axes(self, ctx: Context) -> Iterator[Finding]:
+        """A Squeeze with no axes on a tensor with a dynamic dim decides its axes at run time from the shape."""
+        analysis = ctx.analysis
+        for node in analysis.nodes("Squeeze"):
+            if (len(node.inputs) > 1 and node.inputs[1] is not None) or "axes" in node.attributes:
+                continue
+            source = node.inputs[0] if node.inputs else None
+            shapes = analysis.full_shapes(source)
+            if source is None or shapes is None:
+                ctx.skip(node, "the shape of the Squeeze input is not known")
+                continue
+            if all(analysis.dim_kind(source, axis) is Kind.CONSTANT for axis in range(len(shapes[0]))):
+                ctx.skip(node, "a Squeeze without axes on a static shape always removes the same dims")
+                continue
+            what = (f"Squeeze {node_label(node)!r} has no axes: which dims it removes is decided at run time "
+                    f"from its input's shape [{', '.join(self._dim(ctx, source, a) for a in range(len(shapes[0])))}]")
+            rewrite = squeeze_axes(analysis, node)
+            if rewrite.value is None:
+                yield self.finding(f"{what}; not fixable: {rewrite.reason}", node, reason=rewrite.reason)
+                continue
+            plan = SetInputs(node, {1: rewrite.value})
+            yield self.finding(f"{what}; once only the batch is dynamic they are the constant "
+                               f"{plan.describe().split(':= ', 1)[1]} (verification at batch 1 checks that dropping "
+                               "the batch there changed nothing)", node, fix=(plan,))
+
+    @staticmethod
+    def _dim(ctx: Context, value: ir.Value, axis: int) -> str:
+        kind = ctx.analysis.dim_kind(value, axis)
+        shape = ctx.analysis.shape(value)
+        if kind is Kind.CONSTANT and shape is not None:
+            return str(shape[axis])
+        return "batch" if kind is Kind.BATCH else "?"
 
     def baked(self, ctx: Context, node: ir.Node, value: ir.Value) -> str | None:
         """Why ``value`` holds the export batch rather than a constant (None when it does not)."""

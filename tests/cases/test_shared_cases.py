@@ -85,3 +85,20 @@ def test_02_legacy_int_window_reverse(generated: Callable[[str], Path], capsys: 
     assert compared.returncode == 0, compared.stdout + compared.stderr
     capsys.readouterr()
     assert main(["lint", str(fixed)]) == 0
+
+
+@pytest.mark.parametrize("exporter", ["legacy", "dynamo"])
+def test_11_squeeze_without_axes(generated: Callable[[str], Path], capsys: pytest.CaptureFixture[str],
+                                 tmp_path: Path, exporter: str) -> None:
+    original = generated("11_squeeze_no_axes") / f"11_squeeze_no_axes__{exporter}.onnx"
+    code, findings = _lint_json(original, capsys)
+    assert code == 1
+    [squeeze] = [f for f in findings if f["code"] == "GF101"]
+    assert squeeze["op_type"] == "Squeeze" and squeeze["fix"] == [f"{squeeze['node']}: input 1 := [1]"]
+
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed)]) == 0
+    compared = _compare("11_squeeze_no_axes", original, fixed)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    capsys.readouterr()
+    assert main(["lint", str(fixed)]) == 0

@@ -187,3 +187,62 @@ def test_slice_end_that_follows_the_batch_but_is_not_the_dim_is_not_to_the_end()
     assert result.applied == [] and result.verification is None
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
     assert run(model, {"x": x})[0].shape == (2, 4)
+
+
+# A residual block that drops a one-channel dim with squeeze() (no axes), as in ../shared/cases/11.
+SQUEEZE_NO_AXES = """
+agraph (float[N, 20, 16] x) => (float[N, 20, 16] y) {
+    one = Constant <value = int64[1] {1}> ()
+    u = Unsqueeze (x, one)
+    t = Tanh (u)
+    s = Squeeze (t)
+    y = Add (x, s)
+}"""
+
+
+def test_squeeze_without_axes_on_a_dynamic_input_gets_its_axes():
+    """The axes are decided at run time from the shape; with only the batch dynamic they are [1]. The residual
+    Add hides that the axis-less Squeeze also drops the batch at batch 1, and verification there shows it."""
+    from graphs import run
+
+    import graphfix
+
+    model = parse(SQUEEZE_NO_AXES)
+    [finding] = findings(model, "GF101")
+    assert finding.node.op_type == "Squeeze" and finding.fixable
+    assert "[batch, 1, 20, 16]" in finding.message
+    assert list(finding.fix[0].inputs[1]) == [1]
+    result = graphfix.fix(model)
+    assert result.verification is not None and result.verification.passed
+    assert 1 in result.verification.batches
+    [squeeze] = [n for n in result.model.graph if n.op_type == "Squeeze"]
+    assert squeeze.inputs[1] is not None and list(squeeze.inputs[1].const_value.numpy()) == [1]
+    import onnx_ir as ir
+
+    proto = ir.serde.serialize_model(result.model)
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 20, 16)).astype(np.float32)
+        np.testing.assert_allclose(run(proto, {"x": x})[0], run(model, {"x": x})[0], rtol=0, atol=0)
+    assert findings(proto, "GF101") == []
+
+
+def test_squeeze_without_axes_whose_output_shows_the_batch_is_refused_by_verification():
+    """Without the residual Add the original returns [20, 16] at batch 1 and the fixed model [1, 20, 16]:
+    the rewrite changes the model there, so it must not be written."""
+    import graphfix
+    from graphfix.errors import VerificationError
+
+    model = parse(SQUEEZE_NO_AXES.replace("y = Add (x, s)", "y = Identity (s)"))
+    [finding] = findings(model, "GF101")
+    assert finding.fixable
+    try:
+        result = graphfix.fix(model)
+    except VerificationError:
+        return
+    raise AssertionError(f"the rewrite was accepted: {result.verification}")
+
+
+def test_squeeze_without_axes_on_a_static_input_is_not_reported():
+    model = parse(SQUEEZE_NO_AXES.replace("float[N, 20, 16] x", "float[2, 20, 16] x").replace(
+        "float[N, 20, 16] y", "float[2, 20, 16] y"))
+    assert [f for f in findings(model, "GF101") if f.node is not None and f.node.op_type == "Squeeze"] == []
