@@ -182,7 +182,33 @@ class NarrowDouble:
         return f"model: {self.count} DOUBLE tensor{'s' if self.count != 1 else ''} computed in FLOAT, as TensorRT does"
 
 
-FixPlan = SetInputs | SetAttributes | SetDims | BatchShape | ConvertOpset | NarrowDouble | ReplaceOp
+@dataclass(frozen=True)
+class InlineBranch:
+    """Replace an If by the branch its condition always takes: the branch's nodes move into the If's graph
+    (its Constant nodes become initializers; names that would clash are renamed; nodes may keep reading
+    outer-scope values), and the branch's outputs take over the If's outputs, names included (a graph
+    output keeps its name). ``ranks`` are the taken branch's output ranks as the analysis knows them (None:
+    unknown): a declared output shape of another rank (the other branch's) is dropped."""
+
+    node: ir.Node
+    branch: str  # "then_branch" or "else_branch"
+    ranks: tuple[int | None, ...] = ()
+    ops: tuple[str, ...] = ()  # the branch's op types (Constants aside), as planned: shown by describe
+
+    @classmethod
+    def of(cls, node: ir.Node, branch: str, ranks: tuple[int | None, ...] = ()) -> InlineBranch:
+        """The plan for ``node``'s ``branch`` (its op types read now: the branch is emptied when applied)."""
+        graph = node.attributes[branch].as_graph()
+        return cls(node, branch, ranks, tuple(n.op_type for n in graph if n.op_type != "Constant"))
+
+    def describe(self) -> str:
+        ops = self.ops
+        shown = ", ".join(ops[:6]) + (", ..." if len(ops) > 6 else "")
+        return f"{node_label(self.node)}: If := its {self.branch} ({shown or 'no nodes'})"
+
+
+FixPlan = (SetInputs | SetAttributes | SetDims | BatchShape | ConvertOpset | NarrowDouble | ReplaceOp
+           | InlineBranch)
 
 
 def resize_scales_plan(node: ir.Node, scales: np.ndarray, opset: int, check_batch: int | None = None) -> SetInputs:
