@@ -26,7 +26,10 @@ graphfix writes the constant that the chain computes at every batch size: batch 
 where the batch dim is copied) in Reshape targets, 1 in Expand shapes and "to the end" in Slice ends.
 Values that need the batch at run time (an Expand of a class token to the batch, a mask of the batch's
 shape) become the shortest chain that reads it, ``Concat(Shape(input)[0:1], constants)``; anything else
-batch-dependent that a constant cannot express is reported, not guessed.
+batch-dependent that a constant cannot express is reported, not guessed. Operands are read and written
+where the operator's schema has them at the model's opset: the axes of a Squeeze without axes become an
+``axes`` input from opset 13 and an ``axes`` attribute before; Slice-1, Pad-2, Split-11 and Reduce
+ops before opset 13/18 keep these operands as attributes, which are constants already.
 
 ## Fix safety
 Safe: the constant is what the chain computes at every batch size, and verification checks it.
@@ -39,7 +42,8 @@ from collections.abc import Iterator
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.analyse import SHAPE_INPUTS, Kind, is_standard, iter_shape_inputs
+from graphfix.analyse import Kind, iter_shape_inputs, shape_input_indices
+from graphfix.analyse.operands import has_operand
 from graphfix.analyse.rewrites import (
     Rewrite,
     baked_reshape_target,
@@ -60,6 +64,7 @@ from graphfix.linting import (
     Rule,
     SetInputs,
     TensorRTError,
+    operand_plan,
 )
 
 # A run-time value needing the batch is as short as it can be with this many nodes (Shape, Gather, one op).
@@ -148,7 +153,7 @@ class RuntimeShapeComputation(Rule):
         """A Squeeze with no axes on a tensor with a dynamic dim decides its axes at run time from the shape."""
         analysis = ctx.analysis
         for node in analysis.nodes("Squeeze"):
-            if (len(node.inputs) > 1 and node.inputs[1] is not None) or "axes" in node.attributes:
+            if has_operand(node, "axes", analysis.opset):  # an input from opset 13, an attribute before
                 continue
             source = node.inputs[0] if node.inputs else None
             shapes = analysis.full_shapes(source)
@@ -164,7 +169,7 @@ class RuntimeShapeComputation(Rule):
             if rewrite.value is None:
                 yield self.finding(f"{what}; not fixable: {rewrite.reason}", node, reason=rewrite.reason)
                 continue
-            plan = SetInputs(node, {1: rewrite.value})
+            plan = operand_plan(node, {"axes": rewrite.value}, analysis.opset)
             yield self.finding(f"{what}; once only the batch is dynamic they are the constant "
                                f"{plan.describe().split(':= ', 1)[1]} (verification at batch 1 checks that dropping "
                                "the batch there changed nothing)", node, fix=(plan,))
@@ -224,7 +229,7 @@ class RuntimeShapeComputation(Rule):
         """Constants computed from shapes and consumed as data (scales, positions, masks)."""
         analysis = ctx.analysis
         for node in analysis.order:
-            shape_indices = SHAPE_INPUTS.get(node.op_type, ()) if is_standard(node) else ()
+            shape_indices = shape_input_indices(node, analysis.opset)
             if node.op_type in _OWNED_ELSEWHERE:
                 continue  # recorded by the shape-input pass above
             if all(analysis.facts[o].known() for o in node.outputs if o in analysis.facts):

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from graphfix.analyse import Kind
+from graphfix.analyse import Kind, input_value
 from graphfix.analyse.rewrites import baked_reshape_target, reshape_target
 from graphfix.ir import node_label
 from graphfix.linting import Context, Finding, FixAvailability, Rule, SetInputs, TensorRTError
@@ -50,9 +50,7 @@ class ReshapeNonBatchMinusOne(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
         for node in analysis.nodes("Reshape"):
-            if len(node.inputs) < 2:
-                continue
-            target = node.inputs[1]
+            target = input_value(node, "shape", analysis.opset)  # an attribute before Reshape-5
             if target is None or analysis.is_runtime(target) or analysis.value_kind(target) is not Kind.CONSTANT:
                 ctx.skip(node, "the target is not a constant (run-time targets are the run-time shape rule's)")
                 continue

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphfix.analyse import input_value
 from graphfix.analyse.rewrites import baked_resize_scales, resize_scales
 from graphfix.ir import node_label
 from graphfix.linting import (
@@ -59,7 +60,7 @@ class ResizeBySizes(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
         for node in analysis.nodes("Resize"):
-            sizes = node.inputs[3] if len(node.inputs) > 3 else None
+            sizes = input_value(node, "sizes", analysis.opset)  # Resize-10 has none
             if sizes is None:
                 ctx.skip(node, "driven by scales, not sizes")
                 continue

@@ -1,7 +1,8 @@
 """GF202 resize-runtime-scales
 
 ## What it finds
-A Resize whose ``scales`` input is computed at run time, typically ``Cast(Shape(x)) / ...`` chains from
+A Resize (any opset: ``scales`` is input 1 of Resize-10 and input 2 from Resize-11) or an Upsample-9 whose
+``scales`` input is computed at run time, typically ``Cast(Shape(x)) / ...`` chains from
 ``F.interpolate(x, scale_factor=s)`` with ``recompute_scale_factor=True``, or scales built from sizes.
 
 ## Why it hurts TensorRT
@@ -29,14 +30,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from graphfix.analyse import Kind
+from graphfix.analyse import Kind, input_value
 from graphfix.ir import node_label
 from graphfix.linting import (
     Context,
     Finding,
     FixAvailability,
     Rule,
-    SetInputs,
     TensorRTError,
     resize_scales_plan,
 )
@@ -57,15 +57,16 @@ class ResizeRuntimeScales(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
         for node in analysis.nodes("Resize", "Upsample"):
-            index = 2 if node.op_type == "Resize" else 1
-            if len(node.inputs) <= index or node.inputs[index] is None:
+            # The scales are input 1 of Resize-10 and Upsample-9, input 2 from Resize-11, an attribute of
+            # Upsample-7 (a constant): read where the operator's schema at the model's opset has them.
+            scales = input_value(node, "scales", analysis.opset)
+            if scales is None:
                 ctx.skip(node, "has no scales input")
                 continue
-            if node.op_type == "Resize" and len(node.inputs) > 3 and node.inputs[3] is not None:
+            if input_value(node, "sizes", analysis.opset) is not None:
                 ctx.skip(node, "driven by sizes (the resize-by-sizes rule's business)")
                 continue
-            scales = node.inputs[index]
-            if scales is None or not analysis.is_runtime(scales):
+            if not analysis.is_runtime(scales):
                 ctx.skip(node, "the scales are a constant")
                 continue
             kind = analysis.value_kind(scales)
@@ -81,10 +82,7 @@ class ResizeRuntimeScales(Rule):
             array = np.asarray(value, dtype=np.float32).reshape(-1)
             nodes, _ = analysis.chain(scales)
             shown = ", ".join(f"{float(s):g}" for s in array)
-            if node.op_type == "Upsample":
-                plan = SetInputs(node, {1: array})
-            else:
-                plan = resize_scales_plan(node, array, analysis.opset)
+            plan = resize_scales_plan(node, array, analysis.opset)
             yield self.finding(
                 f"{node.op_type} {node_label(node)!r} scales [{shown}] are {analysis.describe_chain(scales)}; "
                 "fixable as constant scales", node, fix=(plan,), chain=tuple(node_label(n) for n in nodes))

@@ -41,7 +41,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from graphfix.analyse.rewrites import squeeze_axes
-from graphfix.linting import Context, Finding, FixAvailability, Rule, SetInputs, TensorRTError
+from graphfix.linting import (
+    Context,
+    Finding,
+    FixAvailability,
+    Rule,
+    SetAttributes,
+    SetInputs,
+    TensorRTError,
+    operand_plan,
+)
 from graphfix.targets._support import (
     AttributeDtype,
     Dtype,
@@ -96,7 +105,7 @@ class UnsupportedAttributeOrInput(Rule):
         version = target_for(ctx).version
         for violation in gf502_violations(ctx):
             node = violation.site.node
-            plans: tuple[SetInputs, ...] = ()
+            plans: tuple[SetInputs | SetAttributes, ...] = ()
             reason = None
             advice = advice_for(violation)
             if violation.decided and violation.site.analysed:
@@ -106,7 +115,7 @@ class UnsupportedAttributeOrInput(Rule):
                     rewrite = squeeze_axes(ctx.analysis, node)
                     reason = rewrite.reason
                     if rewrite.value is not None:
-                        plans = (SetInputs(node, {1: rewrite.value}),)
+                        plans = (operand_plan(node, {"axes": rewrite.value}, ctx.analysis.opset),)
                         advice = f"graphfix fix writes axes {[int(a) for a in rewrite.value]}"
             yield self.finding(explain(violation, version, advice), node, fix=plans, reason=reason,
                                **error_finding_kwargs(violation))

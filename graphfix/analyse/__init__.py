@@ -13,9 +13,19 @@ not evaluated.
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.batch import BatchFacts, StaticBatch
 from graphfix.analyse.facts import BATCH, BATCH_PROBES, DynamicDim, Facts, Issue, Kind, Probe, Shape
-from graphfix.analyse.ops import DATA_DEPENDENT_OPS, SHAPE_INPUTS, is_standard, iter_shape_inputs
+from graphfix.analyse.operands import (
+    SHAPE_OPERANDS,
+    Operand,
+    input_index,
+    input_value,
+    is_standard,
+    iter_shape_inputs,
+    operand,
+    shape_input_indices,
+)
+from graphfix.analyse.ops import DATA_DEPENDENT_OPS
 from graphfix.analyse.walker import analyse
 
-__all__ = ["BATCH", "BATCH_PROBES", "DATA_DEPENDENT_OPS", "SHAPE_INPUTS", "Analysis", "BatchFacts", "DynamicDim",
-           "Facts", "Issue", "Kind", "Probe", "Shape", "StaticBatch", "analyse", "is_standard",
-           "iter_shape_inputs"]
+__all__ = ["BATCH", "BATCH_PROBES", "DATA_DEPENDENT_OPS", "SHAPE_OPERANDS", "Analysis", "BatchFacts", "DynamicDim",
+           "Facts", "Issue", "Kind", "Operand", "Probe", "Shape", "StaticBatch", "analyse", "input_index",
+           "input_value", "is_standard", "iter_shape_inputs", "operand", "shape_input_indices"]

@@ -19,7 +19,7 @@ import onnx_ir as ir
 
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.facts import BakedReshape, Kind
-from graphfix.analyse.ops import SHAPED_BY_INPUT
+from graphfix.analyse.operands import SHAPED_BY_OPERAND, input_value
 from graphfix.analyse.rewrites import baked_reshape_target, fails_downstream
 from graphfix.ir.graphutil import node_label
 
@@ -257,11 +257,10 @@ def _constant_batch_origin(analysis: Analysis, value: ir.Value) -> ir.Node | Non
         producer = current.producer() if current is not None else None
         if producer is None:
             return None
-        index = SHAPED_BY_INPUT.get(producer.op_type)
-        if index is not None and index < len(producer.inputs):
-            shape_input = producer.inputs[index]
-            if shape_input is not None and not analysis.is_runtime(shape_input):
-                return producer
+        name = SHAPED_BY_OPERAND.get(producer.op_type)
+        shape_input = input_value(producer, name, analysis.opset) if name is not None else None
+        if shape_input is not None and not analysis.is_runtime(shape_input):
+            return producer
         upstream = [v for v in producer.inputs if v is not None and analysis.dim_kind(v, 0) is Kind.CONSTANT
                     and analysis.is_runtime(v)]
         if not upstream:

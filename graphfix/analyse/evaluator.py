@@ -16,6 +16,8 @@ import onnx
 import onnx.helper
 import onnx_ir as ir
 
+from graphfix.analyse.operands import attribute_array, operand
+
 # Tensors above this many elements are never evaluated: shape tensors are tiny, and a bound keeps the
 # analysis independent of the model's size.
 MAX_ELEMENTS = 4096
@@ -101,14 +103,21 @@ def constant_value(node: ir.Node) -> Array | None:
     return None
 
 
-def _axes(node: ir.Node, values: Values, index: int, opset_switch: int, opset: int) -> list[int] | None:
-    if opset >= opset_switch:
-        given = values.optional(index)
-        if given is not None:
-            return [int(a) for a in np.asarray(given).reshape(-1)]
-        return None
-    axes = attribute(node, "axes")
-    return None if axes is None else [int(a) for a in axes]
+def _operand(node: ir.Node, values: Values, name: str, opset: int) -> Array | None:
+    """Operand ``name`` where the operator's schema at ``opset`` has it: an input or an attribute."""
+    where = operand(node, name, opset)
+    if where.index is not None:
+        return values.optional(where.index)
+    if where.attribute:
+        if name in node.attributes and node.attributes[name].is_ref():
+            raise NotEvaluable(f"attribute {name} refers to the caller's")
+        return attribute_array(node, name)
+    return None
+
+
+def _axes(node: ir.Node, values: Values, opset: int) -> list[int] | None:
+    given = _operand(node, values, "axes", opset)
+    return None if given is None else [int(a) for a in np.asarray(given).reshape(-1)]
 
 
 def _int_div(a: Array, b: Array) -> Array:
@@ -122,13 +131,11 @@ def _int_div(a: Array, b: Array) -> Array:
 
 def _slice(node: ir.Node, v: Values, opset: int) -> Array:
     data = v[0]
-    if opset >= 10:
-        starts, ends = v[1], v[2]
-        axes = v.optional(3)
-        steps = v.optional(4)
-    else:
-        starts, ends = attribute(node, "starts"), attribute(node, "ends")
-        axes, steps = attribute(node, "axes"), None
+    # Inputs from Slice-10, attributes in Slice-1 (which has no steps).
+    starts, ends = _operand(node, v, "starts", opset), _operand(node, v, "ends", opset)
+    axes, steps = _operand(node, v, "axes", opset), _operand(node, v, "steps", opset)
+    if starts is None or ends is None:
+        raise NotEvaluable("Slice without starts or ends")
     starts = np.asarray(starts).reshape(-1)
     ends = np.asarray(ends).reshape(-1)
     axes = np.arange(len(starts)) if axes is None else np.asarray(axes).reshape(-1)
@@ -150,9 +157,9 @@ def _slice(node: ir.Node, v: Values, opset: int) -> Array:
     return np.asarray(data[tuple(index)])
 
 
-def _reduce(fn: Callable[..., Array], axes_switch: int) -> Evaluate:
+def _reduce(fn: Callable[..., Array]) -> Evaluate:
     def run(node: ir.Node, v: Values, opset: int) -> list[Array]:
-        axes = _axes(node, v, 1, axes_switch, opset)
+        axes = _axes(node, v, opset)  # an input from opset 13 (ReduceSum) or 18 (the others)
         keepdims = bool(attribute(node, "keepdims", 1))
         if not axes:  # absent or empty: every axis, unless noop_with_empty_axes
             if attribute(node, "noop_with_empty_axes", 0):
@@ -198,7 +205,7 @@ def _gather(node: ir.Node, v: Values, opset: int) -> list[Array]:
 
 
 def _unsqueeze(node: ir.Node, v: Values, opset: int) -> list[Array]:
-    axes = _axes(node, v, 1, 13, opset)
+    axes = _axes(node, v, opset)
     data = v[0]
     rank = data.ndim + len(axes or [])
     result = data
@@ -208,7 +215,7 @@ def _unsqueeze(node: ir.Node, v: Values, opset: int) -> list[Array]:
 
 
 def _squeeze(node: ir.Node, v: Values, opset: int) -> list[Array]:
-    axes = _axes(node, v, 1, 13, opset)
+    axes = _axes(node, v, opset)
     data = v[0]
     if axes is None:
         return [np.squeeze(data)]
@@ -332,10 +339,10 @@ EVALUATORS: dict[str, Evaluate] = {
     "Expand": _expand,
     "Tile": _tile,
     "Transpose": _transpose,
-    "ReduceProd": _reduce(np.prod, 18),
-    "ReduceSum": _reduce(np.sum, 13),
-    "ReduceMax": _reduce(np.max, 18),
-    "ReduceMin": _reduce(np.min, 18),
+    "ReduceProd": _reduce(np.prod),
+    "ReduceSum": _reduce(np.sum),
+    "ReduceMax": _reduce(np.max),
+    "ReduceMin": _reduce(np.min),
     "Flatten": _flatten,
 }
 

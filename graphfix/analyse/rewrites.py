@@ -16,6 +16,7 @@ import onnx_ir as ir
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.evaluator import attribute
 from graphfix.analyse.facts import Kind
+from graphfix.analyse.operands import input_index, input_value, operand_array
 
 INT64_MAX = np.iinfo(np.int64).max
 
@@ -171,10 +172,10 @@ def slice_input(analysis: Analysis, node: ir.Node, index: int) -> Rewrite:
     result = np.asarray(facts.values[0]).reshape(-1).copy()
     if all(k is Kind.CONSTANT for k in kinds):
         return Rewrite(np.asarray(facts.values[0]))
-    if index != 2:
+    if index != input_index(node, "ends", analysis.opset):
         return _fail("a slice start, axis or step follows the batch")
     in_shapes = analysis.full_shapes(node.inputs[0])
-    axes_value = analysis.value(node.inputs[3]) if len(node.inputs) > 3 and node.inputs[3] is not None else None
+    axes_value = operand_array(analysis, node, "axes")
     if in_shapes is None:
         return _fail("the sliced tensor's shape is not known")
     axes = list(range(len(result))) if axes_value is None else [int(a) for a in axes_value.reshape(-1)]
@@ -201,7 +202,7 @@ def exact_scale(out: int, size: int) -> float | None:
     return as_float
 
 
-def resize_scales(analysis: Analysis, node: ir.Node, *, sizes_index: int = 3) -> Rewrite:
+def resize_scales(analysis: Analysis, node: ir.Node) -> Rewrite:
     """Constant ``scales`` that reproduce a Resize's output at every probe."""
     policy = attribute(node, "keep_aspect_ratio_policy", "stretch")
     if isinstance(policy, bytes):
@@ -235,7 +236,8 @@ def resize_scales(analysis: Analysis, node: ir.Node, *, sizes_index: int = 3) ->
 
 def baked_resize_scales(analysis: Analysis, node: ir.Node) -> Rewrite:
     """Scales for a constant ``sizes`` that bakes the export batch (``sizes=[1, 3, 16, 16]``)."""
-    sizes_value = analysis.value(node.inputs[3]) if node.inputs[3] is not None else None
+    sizes_input = input_value(node, "sizes", analysis.opset)
+    sizes_value = analysis.value(sizes_input) if sizes_input is not None else None
     in_shapes = analysis.full_shapes(node.inputs[0])
     if sizes_value is None or in_shapes is None or not analysis.has_batch_probes:
         return _fail("not a constant sizes on a batch-dependent input")
@@ -291,8 +293,9 @@ def batch_source(analysis: Analysis) -> ir.Value | None:
 
 def squeeze_axes(analysis: Analysis, node: ir.Node) -> Rewrite:
     """The constant axes input of a Squeeze without axes: the dims of its input that are 1 at every probe
-    (int64, ascending), or why there is none. Shared by the rules that ask for explicit axes (GF502 for
-    TensorRT's importer).
+    (int64, ascending), or why there is none; written where the opset keeps them (an input from 13, the
+    attribute before: :func:`graphfix.linting.plans.operand_plan`). Shared by the rules that ask for
+    explicit axes (GF502 for TensorRT's importer).
 
     With only the batch dynamic, the dims that are 1 at every probe are the ones the model means; the batch
     itself is 1 only at batch 1, where the axis-less Squeeze also drops it (verification at batch 1 shows
@@ -300,9 +303,6 @@ def squeeze_axes(analysis: Analysis, node: ir.Node) -> Rewrite:
     """
     if node.op_type != "Squeeze" or not node.inputs or node.inputs[0] is None:
         return _fail("not a Squeeze with an input")
-    if analysis.opset < 13:
-        return _fail(f"before opset 13 Squeeze's axes are an attribute (opset {analysis.opset}); re-export with "
-                     "x.squeeze(dim)")
     source = node.inputs[0]
     shapes = analysis.full_shapes(source)
     if shapes is None:

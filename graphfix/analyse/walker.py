@@ -31,7 +31,8 @@ from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.baked import see_through
 from graphfix.analyse.evaluator import NotEvaluable, attribute, constant_value, evaluate, is_shape_like
 from graphfix.analyse.facts import BATCH, BATCH_PROBES, DIM_PROBES, BakedReshape, DynamicDim, Facts, Issue, Probe, Shape
-from graphfix.analyse.ops import DATA_DEPENDENT_OPS, SHAPE_INPUTS, is_standard
+from graphfix.analyse.operands import is_standard, shape_input_indices
+from graphfix.analyse.ops import DATA_DEPENDENT_OPS
 from graphfix.errors import UsageError
 from graphfix.ir.graphutil import topological_order
 from graphfix.ir.loading import LoadedModel
@@ -447,7 +448,7 @@ class _Walker:
             kind = "data-dependent"
             message = f"the output shape of {node.op_type} depends on tensor values"
         else:
-            shape_inputs = SHAPE_INPUTS.get(node.op_type, ())
+            shape_inputs = shape_input_indices(node, self.analysis.opset)
             facts = self.analysis.facts
             data_fed = [value for i in shape_inputs if i < len(node.inputs)
                         for value in [node.inputs[i]] if value is not None and not facts[value].known()]

@@ -19,7 +19,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.ir.graphutil import topological_order
-from graphfix.linting.plans import BatchShape, ExpandOutput, FixPlan, ReplaceOp, SetDims, SetInputs
+from graphfix.linting.plans import BatchShape, ExpandOutput, FixPlan, ReplaceOp, SetAttributes, SetDims, SetInputs
 
 
 class Editor:
@@ -38,6 +38,8 @@ class Editor:
         for plan in plans:
             if isinstance(plan, SetInputs):
                 self._set_inputs(plan)
+            elif isinstance(plan, SetAttributes):
+                self._set_attributes(plan)
             elif isinstance(plan, SetDims):
                 self._set_dims(plan)
             elif isinstance(plan, BatchShape):
@@ -67,6 +69,14 @@ class Editor:
         while trailing > 0 and node.inputs[trailing - 1] is None:
             trailing -= 1
         node.resize_inputs(trailing)
+
+    def _set_attributes(self, plan: SetAttributes) -> None:
+        node = plan.node
+        for name, array in sorted(plan.attributes.items()):
+            if array is None:
+                node.attributes.pop(name, None)
+                continue
+            node.attributes[name] = _attribute(name, np.asarray(array))
 
     def _replace_op(self, plan: ReplaceOp) -> None:
         """Op type, domain and attributes (inputs, outputs and the node's name are kept)."""
@@ -359,6 +369,18 @@ class Editor:
         if not isinstance(graph, ir.Graph):
             raise ValueError(f"node {node.name!r} is not in a graph")
         return graph
+
+
+def _attribute(name: str, array: np.ndarray) -> ir.Attr:
+    """An INTS/FLOATS attribute from a 1-D array, INT/FLOAT from a 0-D one."""
+    if array.ndim > 1:
+        raise ValueError(f"attribute {name} must be a scalar or a 1-D array, not shape {list(array.shape)}")
+    integer = array.dtype.kind in "iub"
+    if array.ndim == 0:
+        return ir.AttrInt64(name, int(array)) if integer else ir.AttrFloat32(name, float(array))
+    if integer:
+        return ir.AttrInt64s(name, [int(v) for v in array])
+    return ir.AttrFloat32s(name, [float(v) for v in array])
 
 
 def _graphs(graph: ir.Graph) -> Iterator[ir.Graph]:

@@ -20,9 +20,11 @@ from graphfix.linting.plans import (
     FixPlan,
     NarrowDouble,
     ReplaceOp,
+    SetAttributes,
     SetDims,
     SetInputs,
     declared_dim,
+    operand_plan,
     resize_scales_plan,
 )
 from graphfix.linting.registry import (
@@ -49,6 +51,6 @@ from graphfix.linting.trace import NearMiss
 
 __all__ = ["BatchShape", "Context", "ConvertOpset", "ExpandOutput", "Finding", "FindingSeverity", "FixAvailability", "FixPlan",
            "NarrowDouble", "NearMiss", "Options", "ReplaceOp", "Report",
-           "Rule", "Safety", "SetDims", "SetInputs", "Severity", "TensorRTError", "all_rules", "declared_dim",
-           "documented_rules", "is_selected", "lint_loaded", "parse_selectors", "resize_scales_plan",
+           "Rule", "Safety", "SetAttributes", "SetDims", "SetInputs", "Severity", "TensorRTError", "all_rules", "declared_dim",
+           "documented_rules", "is_selected", "lint_loaded", "operand_plan", "parse_selectors", "resize_scales_plan",
            "rule_by_code", "rule_by_name", "rule_for_tensorrt_error", "run_rules", "sort_findings"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx_ir as ir
 
+from graphfix.analyse.operands import input_index, input_value, is_required, operand
 from graphfix.ir.graphutil import node_label
 
 
@@ -26,6 +27,44 @@ class SetInputs:
         for index, array in sorted(self.inputs.items()):
             parts.append(f"input {index} := " + ("(removed)" if array is None else format_array(array)))
         return f"{node_label(self.node)}: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class SetAttributes:
+    """Set attributes of a node from arrays: a 1-D int array becomes an INTS attribute, a 1-D float one
+    FLOATS, a 0-D one INT or FLOAT (None removes the attribute). For operands an older opset keeps as
+    attributes: Squeeze-11's ``axes``, Slice-1's ``starts``/``ends``, Split-11's ``split``."""
+
+    node: ir.Node
+    attributes: Mapping[str, np.ndarray | None]
+
+    def describe(self) -> str:
+        parts = []
+        for name, array in sorted(self.attributes.items()):
+            parts.append(f"attribute {name} := " + ("(removed)" if array is None else format_array(array)))
+        return f"{node_label(self.node)}: " + ", ".join(parts)
+
+
+def operand_plan(node: ir.Node, values: Mapping[str, np.ndarray], opset: int) -> SetInputs | SetAttributes:
+    """Write constant operands by their schema names where ``node``'s operator has them at ``opset``: as
+    inputs (Squeeze-13's ``axes``) or as attributes (Squeeze-11's). All must be of one kind.
+
+    Raises:
+        ValueError: an operand the schema at ``opset`` does not have, or a mix of inputs and attributes.
+    """
+    inputs: dict[int, np.ndarray | None] = {}
+    attributes: dict[str, np.ndarray | None] = {}
+    for name, array in values.items():
+        where = operand(node, name, opset)
+        if where.index is not None:
+            inputs[where.index] = array
+        elif where.attribute:
+            attributes[name] = array
+        else:
+            raise ValueError(f"{node.op_type} at opset {opset} has no operand {name!r}")
+    if inputs and attributes:
+        raise ValueError(f"{node.op_type} at opset {opset} mixes inputs and attributes in one plan")
+    return SetInputs(node, inputs) if inputs else SetAttributes(node, attributes)
 
 
 def declared_dim(dim: int | ir.SymbolicDim) -> int | str | None:
@@ -138,15 +177,23 @@ class NarrowDouble:
         return f"model: {self.count} DOUBLE tensor{'s' if self.count != 1 else ''} computed in FLOAT, as TensorRT does"
 
 
-FixPlan = SetInputs | SetDims | BatchShape | ExpandOutput | ConvertOpset | NarrowDouble | ReplaceOp
+FixPlan = SetInputs | SetAttributes | SetDims | BatchShape | ExpandOutput | ConvertOpset | NarrowDouble | ReplaceOp
 
 
 def resize_scales_plan(node: ir.Node, scales: np.ndarray, opset: int, check_batch: int | None = None) -> SetInputs:
-    """A Resize driven by constant ``scales`` (its ``sizes`` input dropped)."""
-    inputs: dict[int, np.ndarray | None] = {2: scales, 3: None}
-    # Before opset 13, roi and scales are required inputs (they may be empty tensors).
-    if opset < 13 and (len(node.inputs) < 2 or node.inputs[1] is None):
-        inputs[1] = np.zeros(0, dtype=np.float32)
+    """A Resize or Upsample driven by constant ``scales``, written where the operator's schema at ``opset``
+    has them (Resize-10 and Upsample-9: input 1; Resize-11 on: input 2, its ``sizes`` input dropped, and an
+    empty ``roi`` where opsets 11 and 12 require one)."""
+    at = input_index(node, "scales", opset)
+    if at is None:
+        raise ValueError(f"{node.op_type} at opset {opset} takes no scales input")
+    inputs: dict[int, np.ndarray | None] = {at: scales}
+    sizes_at = input_index(node, "sizes", opset)
+    if sizes_at is not None and input_value(node, "sizes", opset) is not None:
+        inputs[sizes_at] = None
+    roi_at = input_index(node, "roi", opset)
+    if roi_at is not None and is_required(node, "roi", opset) and input_value(node, "roi", opset) is None:
+        inputs[roi_at] = np.zeros(0, dtype=np.float32)
     return SetInputs(node, inputs, check_batch=check_batch)
 
 

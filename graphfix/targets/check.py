@@ -9,6 +9,7 @@ subgraph): undecided violations become information findings. Read-only.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ import onnx_ir as ir
 
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.facts import Kind
+from graphfix.analyse.operands import has_operand, input_value, operand, schema
 from graphfix.targets import is_default_domain
 from graphfix.targets._support import (
     AttributeAbsent,
@@ -85,6 +87,22 @@ class Violation:
 # -- evaluating restrictions -----------------------------------------------------------------------------
 
 
+def _at_opset(node: ir.Node, restriction: Restriction, opset: int) -> Restriction | None:
+    """The restriction with its input where the operator's schema at ``opset`` has it: the tables number
+    inputs as the newest version does (ReduceMean's ``axes`` is input 1 from opset 18, an attribute, so
+    a constant, before). None when the operand is not an input at this opset."""
+    index, name = getattr(restriction, "input", None), getattr(restriction, "name", "")
+    if not isinstance(index, int) or not name or schema(node.op_type, opset, node.domain) is None:
+        return restriction
+    where = operand(node, name, opset)
+    if where.attribute:
+        return None
+    if where.index is None:  # absent at this opset (Pad-11's axes), unless the table's name is a label
+        return None if operand(node, name, onnx.defs.onnx_opset_version()).present_in_schema else restriction
+    return restriction if where.index == index else dataclasses.replace(restriction, input=where.index)  # type: ignore[call-arg]
+
+
+
 def violations(analysis: Analysis, table: SupportTable, site: Site) -> Iterator[Violation]:
     """The restrictions of ``table`` that ``site``'s node breaks (default-domain nodes only)."""
     node = site.node
@@ -93,7 +111,10 @@ def violations(analysis: Analysis, table: SupportTable, site: Site) -> Iterator[
     for restriction in table.restrictions(node.op_type):
         if not restriction.applies_at(site.opset):
             continue
-        found = _check(analysis, site, restriction)
+        placed = _at_opset(node, restriction, site.opset)
+        if placed is None:
+            continue
+        found = _check(analysis, site, placed)
         if found is not None:
             yield found
 
@@ -368,7 +389,7 @@ def _check_input_constant(analysis: Analysis, site: Site, r: InputConstant) -> V
 
 def _check_squeeze(analysis: Analysis, site: Site, r: Restriction) -> Violation | None:
     node = site.node
-    has_axes = present_input(node, 1) is not None if site.opset >= 13 else "axes" in node.attributes
+    has_axes = has_operand(node, "axes", site.opset)  # an input from opset 13, an attribute before
     if has_axes or present_input(node, 0) is None:
         return None
     kinds = dim_kinds(analysis, node.inputs[0])  # type: ignore[arg-type]
@@ -383,7 +404,8 @@ def _check_squeeze(analysis: Analysis, site: Site, r: Restriction) -> Violation 
 
 def _check_split(analysis: Analysis, site: Site, r: Restriction) -> Violation | None:
     node = site.node
-    if present_input(node, 1) is not None or present_input(node, 0) is None:
+    # Sizes given: the split input from opset 13, the split attribute before.
+    if has_operand(node, "split", site.opset) or present_input(node, 0) is None:
         return None
     count = attribute_value(node, "num_outputs", len(node.outputs))
     if count is UNKNOWN or not count:
@@ -412,9 +434,9 @@ def _check_resize_scaled_dims(analysis: Analysis, site: Site, r: ResizeScaledDim
     mode = attribute_value(node, "mode", "nearest")
     if mode != r.mode:
         return None
-    scales = constant_array(analysis, present_input(node, 2) if node.op_type == "Resize" and site.opset >= 11
-                            else present_input(node, 1))
-    if scales is None or present_input(node, 3) is not None:
+    scales_input = input_value(node, "scales", site.opset)  # input 1 of Resize-10 and Upsample-9, else 2
+    scales = constant_array(analysis, scales_input) if scales_input is not None else None
+    if scales is None or input_value(node, "sizes", site.opset) is not None:
         return None
     flat = [float(s) for s in np.asarray(scales).reshape(-1)]
     outer = flat[: max(len(flat) - r.innermost, 0)]

@@ -164,3 +164,33 @@ def test_02_dynamo_static_batch_baked_by_four_reshapes(generated: Callable[[str]
     assert "at batch 1, 2, 3" in out
     compared = _compare("02_window_int", original, fixed)
     assert compared.returncode == 0, compared.stdout + compared.stderr
+
+
+@pytest.mark.parametrize("variant", ["legacy", "legacy_opset9"])
+def test_13_resize10_runtime_scales(generated: Callable[[str], Path], capsys: pytest.CaptureFixture[str],
+                                    tmp_path: Path, variant: str) -> None:
+    """Resize-10 keeps its scales in input 1 (as Upsample-9 does); from opset 11 they are input 2."""
+    import onnx
+
+    original = generated("13_resize10_runtime_scales") / f"13_resize10_runtime_scales__{variant}.onnx"
+    code, findings = _lint_json(original, capsys)
+    assert code == 1
+    [scales] = [f for f in findings if f["code"] == "GF202"]
+    op = "Resize" if variant == "legacy" else "Upsample"
+    assert scales["node"] == f"/{op}" and scales["fix"] == [f"/{op}: input 1 := [1, 1, 2, 2]"]
+    assert sorted((f["code"], f["severity"]) for f in findings if f["code"] != "GF202") == [
+        ("GF301", "info"), ("GF301", "info")]
+
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed)]) == 0
+    model = onnx.load(fixed)
+    assert [n.op_type for n in model.graph.node] == ["Conv", op, "Conv"]
+    [resize] = [n for n in model.graph.node if n.op_type == op]
+    weights = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    assert len(resize.input) == 2 and weights[resize.input[1]].tolist() == [1.0, 1.0, 2.0, 2.0]
+    dims = [d.dim_param or d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 4, 32, 32]
+    compared = _compare("13_resize10_runtime_scales", original, fixed)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    capsys.readouterr()
+    assert main(["lint", str(fixed)]) == 0
