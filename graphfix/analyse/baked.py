@@ -31,7 +31,7 @@ from graphfix.analyse.facts import BakedReshape, Kind, Shape
 from graphfix.analyse.ops import is_standard
 from graphfix.analyse.rewrites import baked_reshape_target
 
-_ROUNDS = 8  # walks at most; each finds the baked Reshapes the previous one could not see
+_ROUNDS = 32  # walks at most; each finds the baked Reshapes the last could not see (one per block in series)
 _FAILED = ("inference-failed", "volume-mismatch")
 _BROADCASTING = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where", "Equal",
                            "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "PRelu", "Mod"})
@@ -61,7 +61,8 @@ def export_batch(analysis: Analysis) -> int | None:
         graph = analysis.model.graph
         dims = {v.shape[0] for v in graph.inputs if v.name in analysis.input_dims and v.shape is not None
                 and len(v.shape) > 0}
-        return next(iter(dims)) if len(dims) == 1 and isinstance(next(iter(dims)), int) else None  # type: ignore[return-value]
+        static = [d for d in dims if isinstance(d, int)]
+        return static[0] if len(dims) == 1 and static else None
     found = {r.export_batch for r in analysis.repairs.values()}
     return found.pop() if len(found) == 1 else None
 
