@@ -88,7 +88,8 @@ class BakedBatch(Rule):
         seen: set[ir.Node] = set()
         for repair in analysis.repairs.values():
             seen.add(repair.node)
-            yield self.repaired(ctx, repair)
+            if repair.kind != "resize-sizes":  # GF201 reports a Resize's baked sizes
+                yield self.repaired(ctx, repair)
         for node in analysis.nodes("Reshape"):
             if len(node.inputs) < 2 or node.inputs[1] is None or node in seen:
                 continue

@@ -45,6 +45,7 @@ from graphfix.linting import (
     SetDims,
     SetInputs,
     declared_dim,
+    resize_scales_plan,
 )
 
 
@@ -66,6 +67,10 @@ class StaticBatch(Rule):
             plans: list[FixPlan] = [SetDims(v, ("batch", *(declared_dim(d) for d in v.shape[1:])))
                                     for v in [*static.inputs, *static.outputs] if v.shape is not None]
             for repair in static.repairs:
+                if repair.kind == "resize-sizes":
+                    plans.append(resize_scales_plan(repair.node, np.array(repair.scales, dtype=np.float32),
+                                                    ctx.analysis.opset, repair.export_batch))
+                    continue
                 plans.append(SetInputs(repair.node, {1: np.array(repair.target, dtype=np.int64)},
                                        check_batch=repair.export_batch))
                 source = static.inputs[0]

@@ -29,7 +29,8 @@ from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.evaluator import attribute
 from graphfix.analyse.facts import BakedReshape, Kind, Shape
 from graphfix.analyse.ops import is_standard
-from graphfix.analyse.rewrites import baked_reshape_target
+from graphfix.analyse.operands import input_value
+from graphfix.analyse.rewrites import baked_reshape_target, baked_resize_scales
 
 _ROUNDS = 32  # walks at most; each finds the baked Reshapes the last could not see (one per block in series)
 _FAILED = ("inference-failed", "volume-mismatch")
@@ -77,10 +78,10 @@ def find_baked_reshapes(analysis: Analysis) -> dict[ir.Node, BakedReshape]:
         if any(v is not None and v in after for v in node.inputs):
             after.update(node.outputs)
             continue
-        if (node.op_type != "Reshape" or not is_standard(node) or node in analysis.repairs
-                or len(node.inputs) < 2 or node.inputs[0] is None or node.inputs[1] is None):
+        if (node.op_type not in ("Reshape", "Resize") or not is_standard(node) or node in analysis.repairs
+                or len(node.inputs) < 2 or node.inputs[0] is None):
             continue
-        repair = baked_reshape(analysis, node, batch)
+        repair = baked_reshape(analysis, node, batch) if node.op_type == "Reshape" else baked_resize(analysis, node)
         if repair is None:
             continue
         if batch is not None and repair.export_batch != batch:
@@ -109,6 +110,31 @@ def baked_reshape(analysis: Analysis, node: ir.Node, batch: int | None = None) -
     if kinds[0] is Kind.BATCH and analysis.value_kind(target) is Kind.CONSTANT:
         return _batch_slot(analysis, node, in_shapes, targets[0], batch)
     return None
+
+
+def baked_resize(analysis: Analysis, node: ir.Node) -> BakedReshape | None:
+    """``node`` as a Resize whose constant ``sizes`` hold the export batch (``F.interpolate(size=...)`` in a
+    static export), or None."""
+    sizes = input_value(node, "sizes", analysis.opset)
+    in_shapes = analysis.full_shapes(node.inputs[0])
+    if sizes is None or in_shapes is None or analysis.value_kind(sizes) is not Kind.CONSTANT:
+        return None
+    rewrite = baked_resize_scales(analysis, node)
+    if rewrite.value is None or rewrite.export_batch is None:
+        return None
+    axes_attribute = attribute(node, "axes")
+    rank = len(in_shapes[0])
+    axes = list(range(rank)) if axes_attribute is None else [int(a) % rank for a in axes_attribute]
+    scales = [float(s) for s in np.asarray(rewrite.value).reshape(-1)]
+    shapes: list[Shape] = []
+    for shape in in_shapes:
+        dims = list(shape)
+        for axis, scale in zip(axes, scales):
+            dims[axis] = int(np.floor(shape[axis] * np.float32(scale)))
+        shapes.append(tuple(dims))
+    original = tuple(int(v) for v in np.asarray(analysis.value(sizes)).reshape(-1))
+    return BakedReshape(node, "resize-sizes", rewrite.export_batch, 0, original, original, None, tuple(shapes),
+                        (), tuple(scales))
 
 
 def _batch_slot(analysis: Analysis, node: ir.Node, in_shapes: list[tuple[int, ...]], target: tuple[int, ...],

@@ -50,7 +50,7 @@ class StaticBatch:
     @property
     def reason(self) -> str | None:
         """Why dim 0 cannot be made dynamic, or None when it can."""
-        problems = self.blockers or self.failed
+        problems = [*self.blockers, *(f for f in self.failed if f not in self.blockers)]
         if problems:
             return f"{len(problems)} node(s) bake the batch: {', '.join(problems[:8])}"
         if self.bad_outputs:
@@ -171,7 +171,7 @@ class BatchFacts:
         if not analysis.has_batch_probes:
             return []
         wanted = {int(b) for b in export_batches if int(b) >= 2}
-        found = [f"Reshape {node_label(node)!r} bakes the batch" for node in analysis.repairs]
+        found = [f"{node.op_type} {node_label(node)!r} bakes the batch" for node in analysis.repairs]
         dim_probe = analysis.dim_probe
         for issue in analysis.issues:
             if issue.kind not in ("inference-failed", "volume-mismatch"):

@@ -81,7 +81,7 @@ class DynamicDim:
 
 @dataclass(frozen=True)
 class BakedReshape:
-    """A Reshape that bakes the export batch, and what it gives when repaired.
+    """A Reshape (or a Resize by ``sizes``) that bakes the export batch, and what it gives when repaired.
 
     ``kind`` is ``"batch-slot"`` (the input carries the batch in dim 0 and the target holds the export
     batch ``export_batch`` where the batch belongs: ``[2, 16, 8, 8]``, ``[8, 16, 16]``, ``[2, -1]``) or
@@ -92,6 +92,8 @@ class BakedReshape:
     uses it in place of the failing or wrong one, so the analysis sees through the node (those facts are
     hypothetical: rules never offer the baked target as a safe constant). ``runs`` says, per batch size
     1..5 other than ``export_batch``, whether the original ``"fails"`` there or runs ``"wrong"``.
+    A Resize whose constant ``sizes`` hold the export batch is kind ``"resize-sizes"``: ``scales`` are
+    what repairs it (GF201 reports it; GF302 repairs it with the Reshapes of a static batch).
     """
 
     node: ir.Node
@@ -103,3 +105,4 @@ class BakedReshape:
     expand: tuple[int | tuple[str, int], ...] | None
     shapes: tuple[Shape, ...]
     runs: tuple[tuple[int, str], ...]
+    scales: tuple[float, ...] = ()

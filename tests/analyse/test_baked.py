@@ -156,3 +156,34 @@ def test_a_batch1_parameter_that_is_the_graph_output_is_expanded_under_the_outpu
     assert [o.name for o in fixed.graph.output] == ["y"]
     got = run(fixed, {"x": np.zeros((3, 3), np.float32)})[0]
     np.testing.assert_array_equal(got, np.repeat(np.arange(12, dtype=np.float32).reshape(1, 6, 2), 3, axis=0))
+
+
+# A static batch-2 export of F.interpolate(x, size=(8, 8)) then x.view(2, -1): both hold the batch.
+STATIC_RESIZE = """
+agraph (float[2, 3, 4, 4] x) => (float[2, 192] y) {
+    roi = Constant <value = float[0] {}> ()
+    scales = Constant <value = float[0] {}> ()
+    sizes = Constant <value = int64[4] {2, 3, 8, 8}> ()
+    r = Resize <mode = "nearest"> (x, roi, scales, sizes)
+    t = Constant <value = int64[2] {2, -1}> ()
+    y = Reshape (r, t)
+}"""
+
+
+def test_static_resize_by_sizes_and_reshape_are_repaired_together():
+    [finding] = findings(parse(STATIC_RESIZE), "GF302")
+    assert "2 node(s) bake the batch: Reshape(y), Resize(r)" in finding.message and finding.fixable
+    result = graphfix.fix(parse(STATIC_RESIZE), dynamic_batch=True, unsafe_fixes=True)
+    assert result.verification is not None and result.verification.passed
+    x = np.random.default_rng(2).standard_normal((3, 3, 4, 4)).astype(np.float32)
+    want = x.repeat(2, axis=2).repeat(2, axis=3).reshape(3, 192)
+    np.testing.assert_array_equal(run(ir.to_proto(result.model), {"x": x})[0], want)
+
+
+def test_a_resize_seen_through_keeps_its_baked_sizes_unsafe():
+    text = STATIC_RESIZE.replace("float[2, 3, 4, 4] x", "float[N, 3, 4, 4] x").replace("float[2, 192] y",
+                                                                                     "float[N, 192] y")
+    [resize] = findings(parse(text), "GF201")
+    assert resize.safety is graphfix.Safety.UNSAFE and "bakes in batch 2" in resize.message
+    [reshape] = findings(parse(text), "GF103")
+    assert reshape.node_name == "Reshape(y)" and list(reshape.fix[0].inputs[1]) == [-1, 192]
