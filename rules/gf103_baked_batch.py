@@ -34,11 +34,30 @@ Every message names the likely Python cause: ``int()``, ``float()``, ``.item()``
 ``torch.zeros/full/arange`` or ``repeat``/``expand`` with a Python batch. The analysis walks each baked
 Reshape as if repaired, so one lint finds them all (a failing Reshape no longer hides the ones after it).
 
+The batch is also baked outside Reshape, where a Python int sized a tensor: a Tile's repeats
+(``g.repeat(n, 1, 1, 1)``), an Expand or ConstantOfShape shape (``torch.zeros/ones/full((n, ...))``), a
+Range limit (``torch.arange(n)``), a Slice end on the batch axis (``x[:n]``), or a constant the exporter
+folded (``x + torch.full((int(b), c, 1, 1), 0.5)`` becomes a stored ``[2, c, 1, 1]`` tensor). Each is
+found where the batch stops flowing (a node that then fails at other batch sizes, or an output declared
+dynamic whose dim 0 is always the export batch), and named with the value and its likely Python cause:
+
+```python
+x = x * self.g.repeat(int(x.shape[0]), 1, 1, 1)       # Tile repeats [2, 1, 1, 1]
+```
+
+is fixable as ``Tile(g, Concat(Shape(x)[0:1], [1, 1, 1]))``; a stored constant whose rows are all equal
+becomes one row where the node broadcasts, or that row expanded to the batch (Concat); ``x[:n]`` becomes
+``x[:]``. A constant whose rows differ (a folded ``torch.arange(n)``) is reported, not rewritten.
+
+A loop over the images (``torch.stack([f(s) for s in x.unbind(0)])``, ``for s in x``) is unrolled by the
+export: a Split along the batch into export-batch pieces, one branch per image. It cannot be rewritten in
+general and is reported with the Split and how to re-export (apply ``f`` to the whole batch).
+
 ## Fix safety
-Declaring an output's batch dynamic is safe. Rewriting a baked constant is unsafe (needs ``--unsafe-fixes``): the rewrite changes what the model does at batch sizes other than
-the export one, which is its point. It is verified per sample at batch 1, 3 and the export batch, which
-the baked constant tells: sample i of the fixed model against the original run at its export batch on
-copies of sample i.
+Declaring an output's batch dynamic is safe. Rewriting a baked constant is unsafe (needs ``--unsafe-fixes``):
+the rewrite changes what the model does at batch sizes other than the export one, which is its point. It is
+verified per sample: the fixed model at batch 1, 3 and the export batch against the original run at the
+export batch on each sample repeated (after checking that the original treats its samples independently).
 """
 
 from __future__ import annotations
@@ -51,10 +70,12 @@ import onnx_ir as ir
 from graphfix.analyse import Kind
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.baked import describe_runs
+from graphfix.analyse.batch_slots import BakedSlot
 from graphfix.analyse.facts import BakedReshape
 from graphfix.analyse.rewrites import baked_reshape_target, batch_source
 from graphfix.ir import node_label
 from graphfix.linting import (
+    BatchShape,
     Context,
     ExpandOutput,
     Finding,
@@ -111,6 +132,11 @@ class BakedBatch(Rule):
                 f"the input's batch is dynamic; fixable as {plan.describe().split(':= ', 1)[1]} (--unsafe-fixes)",
                 node, fix=(plan,), safety=Safety.UNSAFE)
         yield from self.check_outputs(ctx)
+        for slot in analysis.batch.baked_slots:
+            if slot.node in analysis.repairs:
+                continue  # reported above, with the repair the analysis walked
+            seen.add(slot.node)
+            yield self.slot_finding(ctx, slot)
         for origin, failing in analysis.batch.baked_origins.items():
             if origin in seen:
                 continue
@@ -163,6 +189,39 @@ class BakedBatch(Rule):
         fixed = " then ".join(p.describe().split(": ", 1)[1] for p in plans)
         return self.finding(f"{what}; {cause}; fixable as {fixed} (--unsafe-fixes)", node, fix=tuple(plans),
                             safety=Safety.UNSAFE)
+
+    def slot_finding(self, ctx: Context, slot: BakedSlot) -> Finding:
+        """A Tile / Expand / ConstantOfShape / Range / Slice input or a stored constant holding the batch."""
+        node = slot.node
+        if slot.kind == "Split":
+            what = (f"Split {node_label(node)!r} cuts the batch axis into {len(node.outputs)} pieces {slot.baked}, "
+                    "one per image of")
+        elif slot.kind == "constant":
+            what = f"{node.op_type} {node_label(node)!r} input {slot.index} is {slot.baked} whose dim 0 is"
+        else:
+            role = {"Tile": "repeats", "Expand": "shape", "ConstantOfShape": "shape", "Range": "limit",
+                    "Slice": "ends"}.get(slot.kind, f"input {slot.index}")
+            what = f"{slot.kind} {node_label(node)!r} {role} {slot.baked} hold"
+        where = ""
+        if slot.failing is not None and slot.failing is not node:
+            where = f", so {slot.failing.op_type} {node_label(slot.failing)!r} fails at other batch sizes"
+        text = f"{what} the export batch {slot.export_batch}{where} (likely {slot.cause})"
+        source = batch_source(ctx.analysis)
+        plan: SetInputs | BatchShape | None = None
+        if slot.constant is not None:
+            plan = SetInputs(node, {slot.index: slot.constant}, check_batch=slot.export_batch)
+        elif slot.entries is not None and source is not None:
+            plan = BatchShape(node, slot.index, source, slot.entries, expand=slot.expand,
+                              check_batch=slot.export_batch, scalar=slot.scalar)
+        if plan is None:
+            reason = slot.reason or "no graph input carries the batch"
+            advice = "" if slot.kind == "Split" else "; re-export with the size taken from x.shape[0] as a tensor"
+            return self.finding(f"{text}; not fixable: {reason}{advice}", node, reason=reason)
+        shown = plan.describe().split(":= ", 1)[1]
+        if slot.kind == "constant" and slot.constant is not None:
+            shown = f"its first row (a {list(slot.constant.shape)} constant that {node.op_type} broadcasts)"
+        return self.finding(f"{text}; fixable as {shown}, following the batch (--unsafe-fixes)", node,
+                            fix=(plan,), safety=Safety.UNSAFE)
 
     def check_outputs(self, ctx: Context) -> Iterator[Finding]:
         """Outputs declared with the export batch although they follow the batch."""
