@@ -5,7 +5,10 @@ A shape input (a Reshape target, an Expand shape, Slice bounds, Squeeze/Unsqueez
 TopK's k, ...; a Squeeze with no axes at all, on a dynamic input, decides its axes at run time too) or a value used in arithmetic (an attention scale ``1/sqrt(head_dim)``, a position
 ``Range``) that the graph computes at run time from ``Shape`` ops, although it is a constant once only the
 batch is dynamic. It comes from passing tensor sizes to torch ops: ``x.view(x.size(0), -1)`` records
-``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` with the legacy exporter.
+``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` with the legacy exporter. An ``If`` whose condition
+is such a value (the legacy exporter's ``squeeze(1)`` when it does not know dim 1 is 1 records
+``If(Equal(Shape(x)[1], 1))``) always takes the same branch once only the batch is dynamic; a condition that
+compares the batch itself (``x.size(0) == 1``) is left alone.
 
 ## Why it hurts TensorRT
 TensorRT must evaluate these chains as shape tensors while it builds and runs the engine: they are the
@@ -29,7 +32,8 @@ shape) become the shortest chain that reads it, ``Concat(Shape(input)[0:1], cons
 batch-dependent that a constant cannot express is reported, not guessed. Operands are read and written
 where the operator's schema has them at the model's opset: the axes of a Squeeze without axes become an
 ``axes`` input from opset 13 and an ``axes`` attribute before; Slice-1, Pad-2, Split-11 and Reduce
-ops before opset 13/18 keep these operands as attributes, which are constants already.
+ops before opset 13/18 keep these operands as attributes, which are constants already. An If is replaced by the branch it always takes (its
+nodes move into the graph, its outputs keep the If's output names), so TensorRT builds no conditional.
 
 ## Fix safety
 Safe: the constant is what the chain computes at every batch size, and verification checks it.
@@ -42,7 +46,7 @@ from collections.abc import Iterator
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.analyse import Kind, iter_shape_inputs, shape_input_indices
+from graphfix.analyse import Analysis, Kind, iter_shape_inputs, shape_input_indices
 from graphfix.analyse.operands import has_operand
 from graphfix.analyse.rewrites import (
     Rewrite,
@@ -61,6 +65,7 @@ from graphfix.linting import (
     Context,
     Finding,
     FixAvailability,
+    InlineBranch,
     Rule,
     SetInputs,
     TensorRTError,
@@ -146,8 +151,38 @@ class RuntimeShapeComputation(Rule):
             plan = SetInputs(node, {index: rewrite.value})
             yield self.finding(f"{what}; fixable as constant {plan.describe().split(':= ', 1)[1]}", node,
                                fix=(plan,), chain=chain)
+        yield from self.check_if(ctx, reported)
         yield from self.check_arithmetic(ctx, reported)
         yield from self.check_squeeze_axes(ctx)
+
+    def check_if(self, ctx: Context, reported: set[ir.Value]) -> Iterator[Finding]:
+        """An If whose condition is the same at every batch size: the branch it takes replaces it."""
+        analysis = ctx.analysis
+        for node in analysis.nodes("If"):
+            branch = analysis.taken_branch(node)
+            condition = node.inputs[0] if node.inputs else None
+            if branch is None or condition is None:
+                ctx.skip(node, "its condition is not known, or not the same at every batch size: both branches stay")
+                continue
+            reported.add(condition)
+            truth = "true" if branch == "then_branch" else "false"
+            nodes, _ = analysis.chain(condition)
+            chain = tuple(node_label(n) for n in nodes)
+            if analysis.is_runtime(condition):
+                collapsed = _batch_collapsed(analysis, nodes)
+                if collapsed is not None:
+                    ctx.skip(node, f"its condition is {truth} at the probes but {node_label(collapsed)!r} "
+                                   "compares values that follow the batch: it may differ at other batch sizes")
+                    continue
+                where = (f"input 0 ({condition.name}) is always {truth} once only the batch is dynamic, "
+                         f"{analysis.describe_chain(condition)}")
+            else:
+                where = f"its condition ({condition.name}) is the constant {truth}"
+            ranks = tuple(len(shape) if (shape := analysis.shape(o)) is not None else None for o in node.outputs)
+            plan = InlineBranch.of(node, branch, ranks)
+            yield self.finding(f"If {node_label(node)!r} {where}; fixable by replacing the If with its {branch} "
+                               f"({', '.join(plan.ops) or 'no nodes'}): TensorRT then needs no conditional",
+                               node, fix=(plan,), chain=chain)
 
     def check_squeeze_axes(self, ctx: Context) -> Iterator[Finding]:
         """A Squeeze with no axes on a tensor with a dynamic dim decides its axes at run time from the shape."""
@@ -258,3 +293,19 @@ class RuntimeShapeComputation(Rule):
                     f"{node.op_type} {node_label(node)!r} input {index} ({value.name}) is {shown}, "
                     f"{analysis.describe_chain(value)}; fixable as a constant",
                     node, fix=(plan,), chain=tuple(node_label(n) for n in nodes))
+
+
+# Ops that only pick entries of a shape: a batch entry they drop leaves a value that is constant at every batch.
+_SELECTING = frozenset({"Shape", "Size", "Gather", "Slice", "Squeeze", "Unsqueeze", "Reshape", "Concat", "Cast",
+                        "Identity", "Split", "Flatten"})
+
+
+def _batch_collapsed(analysis: Analysis, nodes: list[ir.Node]) -> ir.Node | None:
+    """The first node of a chain whose constant output is computed from values that follow the batch by
+    something other than picking entries (``Equal(batch, 1)`` is false at every probe, true at batch 1)."""
+    for node in nodes:
+        if node.op_type in _SELECTING or not all(analysis.value_kind(o) is Kind.CONSTANT for o in node.outputs):
+            continue
+        if any(v is not None and analysis.value_kind(v) is not Kind.CONSTANT for v in node.inputs):
+            return node
+    return None

@@ -145,6 +145,26 @@ class Analysis:
             shapes.append(tuple(int(d) for d in dims))
         return shapes
 
+    def taken_branch(self, node: ir.Node) -> str | None:
+        """The branch an If takes at every probe (``"then_branch"`` or ``"else_branch"``), when its
+        condition is known and the same at all of them; else None."""
+        if node.op_type != "If" or not is_standard(node) or not node.inputs or node.inputs[0] is None:
+            return None
+        facts = self.facts.get(node.inputs[0])
+        if facts is None or not facts.known():
+            return None
+        taken = set()
+        for array in facts.values:
+            flat = np.asarray(array).reshape(-1)
+            if flat.size != 1:
+                return None
+            taken.add(bool(flat[0]))
+        if len(taken) != 1:
+            return None
+        branch = "then_branch" if taken.pop() else "else_branch"
+        attribute = node.attributes.get(branch)
+        return branch if attribute is not None and attribute.type is ir.AttributeType.GRAPH else None
+
     def is_runtime(self, value: ir.Value | None) -> bool:
         """Whether ``value`` is computed by nodes at run time (rather than stored as a constant)."""
         facts = self.facts.get(value) if value is not None else None

@@ -151,13 +151,7 @@ class _Walker:
     def run(self) -> None:
         facts = self.analysis.facts
         for value in self.initializers:
-            tensor = value.const_value
-            shape = tuple(tensor.shape.numpy()) if tensor is not None else None
-            array = None
-            if tensor is not None and is_shape_like(tensor):
-                array = _read_small(tensor)
-            dtype = int(tensor.dtype.value) if tensor is not None else _dtype(value)
-            facts[value] = Facts(dtype, [shape] * self.count, [array] * self.count)
+            self.initializer(value)
         for value in self.inputs:
             dims = self.analysis.input_dims.get(value.name or "")
             if dims is None and value.const_value is not None:  # an overridable default
@@ -175,6 +169,15 @@ class _Walker:
             facts[value] = Facts(_dtype(value), shapes, [None] * self.count, runtime=True)
         for node in self.analysis.order:
             self.visit(node)
+
+    def initializer(self, value: ir.Value) -> None:
+        tensor = value.const_value
+        shape = tuple(tensor.shape.numpy()) if tensor is not None else None
+        array = None
+        if tensor is not None and is_shape_like(tensor):
+            array = _read_small(tensor)
+        dtype = int(tensor.dtype.value) if tensor is not None else _dtype(value)
+        self.analysis.facts[value] = Facts(dtype, [shape] * self.count, [array] * self.count)
 
     # -- per node ---------------------------------------------------------------------------------
 
@@ -207,6 +210,8 @@ class _Walker:
             return
         if standard and op in ("Shape", "Size"):
             self.visit_shape(node, inputs[0])
+            return
+        if standard and op == "If" and self.depth < 8 and self.visit_if(node):
             return
         function = self.functions_by_id.get((node.domain, node.op_type, node.overload))
         if function is not None and self.depth < 8:
@@ -247,6 +252,34 @@ class _Walker:
                 self.unknown_outputs(node, runtime=True)
                 return
             facts[output] = inner_facts
+
+    def visit_if(self, node: ir.Node) -> bool:
+        """An If whose condition is the same at every probe: walk the branch it takes (its nodes may read
+        outer-scope values) and give the If's outputs that branch's facts. False when the condition is not
+        known (the If stays opaque)."""
+        branch = self.analysis.taken_branch(node)
+        if branch is None:
+            return False
+        graph = node.attributes[branch].as_graph()
+        if len(graph.outputs) != len(node.outputs):
+            return False
+        facts = self.analysis.facts
+        for value in graph.initializers.values():
+            self.initializer(value)
+        self.depth += 1
+        try:
+            for inner in topological_order(graph):
+                self.visit(inner)
+        finally:
+            self.depth -= 1
+        for output, result in zip(node.outputs, graph.outputs):
+            found = facts.get(result)
+            if found is None:
+                facts[output] = Facts(_dtype(output), [None] * self.count, [None] * self.count, runtime=True)
+                continue
+            facts[output] = Facts(found.dtype or _dtype(output), list(found.shapes), list(found.values),
+                                  runtime=found.runtime, shape_derived=found.shape_derived)
+        return True
 
     def visit_shape(self, node: ir.Node, source: Facts | None) -> None:
         shapes: list[list[Shape | None]] = []

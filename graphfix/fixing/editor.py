@@ -19,7 +19,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.ir.graphutil import topological_order
-from graphfix.linting.plans import BatchShape, FixPlan, ReplaceOp, SetAttributes, SetDims, SetInputs
+from graphfix.linting.plans import BatchShape, FixPlan, InlineBranch, ReplaceOp, SetAttributes, SetDims, SetInputs
 
 
 class Editor:
@@ -46,6 +46,8 @@ class Editor:
                 self._batch_shape(plan)
             elif isinstance(plan, ReplaceOp):
                 self._replace_op(plan)
+            elif isinstance(plan, InlineBranch):
+                self._inline_branch(plan)
             else:  # pragma: no cover - plans are a closed set
                 raise TypeError(f"unknown plan {plan!r}")
             count += 1
@@ -110,6 +112,13 @@ class Editor:
             batch = add("Slice", [shape, self.constant(np.array([0], np.int64), f"{prefix}_start"),
                                   self.constant(np.array([1], np.int64), f"{prefix}_end")])
         scaled: dict[int, ir.Value] = {1: batch}
+        modulos: dict[tuple[int, int, int], ir.Value] = {}
+
+        def times(factor: int) -> ir.Value:
+            if factor not in scaled:
+                scaled[factor] = add("Mul", [batch, self.constant(np.array([factor], np.int64), f"{prefix}_k")])
+            return scaled[factor]
+
         pieces: list[ir.Value] = []
         constants: list[int] = []
         for entry in plan.entries:
@@ -119,15 +128,90 @@ class Editor:
             if constants:
                 pieces.append(self.constant(np.array(constants, np.int64), f"{prefix}_const"))
                 constants = []
-            factor = entry[1]
-            if factor not in scaled:
-                scaled[factor] = add("Mul", [batch, self.constant(np.array([factor], np.int64), f"{prefix}_k")])
-            pieces.append(scaled[factor])
+            if len(entry) == 4:  # (k * batch + c) mod m
+                key = (entry[1], entry[2], entry[3])
+                if key not in modulos:
+                    term = times(entry[1])
+                    if entry[2]:
+                        term = add("Add", [term, self.constant(np.array([entry[2]], np.int64), f"{prefix}_c")])
+                    modulos[key] = add("Mod", [term, self.constant(np.array([entry[3]], np.int64), f"{prefix}_m")])
+                pieces.append(modulos[key])
+                continue
+            pieces.append(times(entry[1]))
         if constants:
             pieces.append(self.constant(np.array(constants, np.int64), f"{prefix}_const"))
         result = pieces[0] if len(pieces) == 1 else add("Concat", pieces, axis=0)
+        if plan.expand is not None:
+            result = add("Expand", [self.constant(np.asarray(plan.expand), f"{prefix}_value"), result])
+        elif plan.scalar:
+            if opset >= 13:
+                result = add("Squeeze", [result, self.constant(np.array([0], np.int64), f"{prefix}_axes")])
+            else:
+                name = self._unique(f"graphfix/{prefix}/Squeeze")
+                squeeze = ir.node("Squeeze", [result], attributes={"axes": [0]}, name=name)
+                squeeze.outputs[0].name = self._unique(f"{name}_output")
+                new_nodes.append(squeeze)
+                result = squeeze.outputs[0]
         self.graph.insert_before(node, new_nodes)
         node.replace_input_with(plan.index, result)
+
+    def _inline_branch(self, plan: InlineBranch) -> None:
+        """The If's ``plan.branch`` takes its place in the If's graph (see :class:`InlineBranch`)."""
+        node = plan.node
+        parent = self._graph_of(node)
+        branch = node.attributes[plan.branch].as_graph()
+        inside = set(_graphs(branch))
+        outside_values = {v.name for g in self.graphs() if g not in inside for v in _values(g)}
+        outside_nodes = {n.name for g in self.graphs() if g not in inside for n in g}
+        self._names.update(name for name in outside_values if name)
+        for graph in inside:  # ONNX names are one namespace across scopes: the branch's names move out
+            for value in _values(graph):
+                if value.name in outside_values and value not in graph.inputs:
+                    self.rename(value, self._unique(value.name or "graphfix/branch"))
+            for inner in graph:
+                if inner.name and inner.name in outside_nodes:
+                    inner.name = self._unique(inner.name)
+        results = list(branch.outputs)
+        branch.outputs.clear()  # a value is the output of one graph only
+        for name, value in list(branch.initializers.items()):
+            branch.initializers.pop(name)
+            self._register(parent, value)
+        nodes = list(branch)
+        branch.remove(nodes)
+        moved: list[ir.Node] = []
+        for inner in nodes:
+            array = _constant_array(inner)
+            if array is None or inner.outputs[0] in results:
+                moved.append(inner)
+                continue
+            value = self.constant(array, inner.outputs[0].name or "branch_constant", graph=parent)
+            self.replace_uses(inner.outputs[0], value, graph_outputs=False)
+            for index in range(len(inner.inputs)):
+                inner.replace_input_with(index, None)
+        parent.insert_before(node, moved)
+        # A branch output the branch computes takes over the If's output (the first time it is given); an
+        # outer-scope value, or one given twice, is handed on by an Identity.
+        produced = {v for inner in moved for v in inner.outputs} | set(parent.initializers.values())
+        for index, (old, new) in enumerate(zip(node.outputs, results)):
+            if new not in produced or new in parent.outputs or new in parent.inputs or new in results[:index]:
+                identity = ir.node("Identity", [new], name=self._unique(f"{node.name or 'If'}/output_{index}"))
+                parent.insert_before(node, identity)
+                new = identity.outputs[0]
+            rank = plan.ranks[index] if index < len(plan.ranks) else None
+            new.type = new.type or old.type
+            if old.shape is not None and (rank is None or len(old.shape) == rank):
+                new.shape = old.shape
+            elif rank is not None and (new.shape is None or len(new.shape) != rank):
+                new.shape = ir.Shape([ir.SymbolicDim(None)] * rank)  # the other branch's shape does not hold
+            kept = old.name
+            self.replace_uses(old, new)
+            new.name = kept  # ``old`` leaves with the If (keeping its name for the plans that name it)
+        parent.remove(node, safe=True)
+
+    def _register(self, graph: ir.Graph, value: ir.Value) -> None:
+        graph.register_initializer(value)
+        if graph is self.graph and (self.model.ir_version or 0) < 4:
+            graph.inputs.append(value)
 
     def _unique(self, base: str) -> str:
         name, suffix = base, 1
@@ -140,15 +224,14 @@ class Editor:
     def _set_dims(self, plan: SetDims) -> None:
         self.set_shape(plan.value, plan.dims)
 
-    def constant(self, array: np.ndarray, hint: str) -> ir.Value:
-        """A new initializer holding ``array``, named after ``hint`` (made unique)."""
+    def constant(self, array: np.ndarray, hint: str, graph: ir.Graph | None = None) -> ir.Value:
+        """A new initializer of ``graph`` (default: the main graph) holding ``array``, named after ``hint``
+        (made unique)."""
         name = self._unique("graphfix/" + re.sub(r"[^A-Za-z0-9_./-]", "_", hint).strip("/"))
         tensor = ir.tensor(array, name=name)
         value = ir.Value(name=name, shape=ir.Shape(array.shape), type=ir.TensorType(tensor.dtype),
                          const_value=tensor)
-        self.graph.register_initializer(value)
-        if (self.model.ir_version or 0) < 4:  # IR 3 requires every initializer to be a graph input
-            self.graph.inputs.append(value)
+        self._register(graph or self.graph, value)  # IR 3: every initializer is also a graph input
         return value
 
     def cleanup(self) -> int:
@@ -335,6 +418,27 @@ class Editor:
         if not isinstance(graph, ir.Graph):
             raise ValueError(f"node {node.name!r} is not in a graph")
         return graph
+
+
+def _values(graph: ir.Graph) -> Iterator[ir.Value]:
+    """The values a graph defines: inputs, initializers, node outputs."""
+    yield from graph.inputs
+    yield from graph.initializers.values()
+    for node in graph:
+        yield from node.outputs
+
+
+def _constant_array(node: ir.Node) -> np.ndarray | None:
+    """A default-domain Constant node's value as an array (None: another node, or a sparse/string value)."""
+    if node.op_type != "Constant" or node.domain not in ("", "ai.onnx") or len(node.attributes) != 1:
+        return None
+    attribute = next(iter(node.attributes.values()))
+    if attribute.name == "value" and attribute.type is ir.AttributeType.TENSOR:
+        return np.asarray(attribute.as_tensor().numpy())
+    simple = {"value_int": np.int64, "value_ints": np.int64, "value_float": np.float32, "value_floats": np.float32}
+    if attribute.name in simple:
+        return np.asarray(attribute.value, dtype=simple[attribute.name])
+    return None
 
 
 def _attribute(name: str, array: np.ndarray) -> ir.Attr:

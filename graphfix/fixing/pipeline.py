@@ -40,7 +40,7 @@ from graphfix.linting import (
     lint_loaded,
     parse_selectors,
 )
-from graphfix.linting.plans import ConvertOpset, NarrowDouble
+from graphfix.linting.plans import BatchShape, ConvertOpset, InlineBranch, NarrowDouble
 from graphfix.plugins import Registry, registry_from, require_implementations, using
 from graphfix.verify import (
     DEFAULT_ATOL,
@@ -111,13 +111,16 @@ def allowed(finding: Finding, *, unsafe: bool, dynamic_batch: bool) -> bool:
             or (finding.safety is Safety.NEEDS_DYNAMIC_BATCH and dynamic_batch))
 
 
-def plan_key(plan: FixPlan) -> tuple[object, ...]:
-    """What a plan touches: the node it rewrites, or the graph input/output whose dims it sets."""
+def plan_keys(plan: FixPlan) -> set[tuple[object, ...]]:
+    """What a plan touches: the node it rewrites, or the graph input/output whose dims it sets (an If
+    replaced by its branch hands its outputs, graph outputs included, to other values)."""
     if isinstance(plan, SetDims):
-        return ("dims", plan.value.name)
+        return {("dims", plan.value.name)}
     if isinstance(plan, (ConvertOpset, NarrowDouble)):
-        return ("model",)
-    return ("node", id(plan.node))
+        return {("model",)}
+    if isinstance(plan, InlineBranch):
+        return {("node", id(plan.node)), *(("dims", o.name) for o in plan.node.outputs)}
+    return {("node", id(plan.node))}
 
 
 def isolate_round(findings: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:
@@ -128,7 +131,7 @@ def isolate_round(findings: Sequence[Finding]) -> tuple[list[Finding], list[Find
     now: list[Finding] = []
     later: list[Finding] = []
     for finding in findings:
-        keys = {plan_key(p) for p in finding.fix}
+        keys = set().union(*(plan_keys(p) for p in finding.fix))
         if keys & touched:
             later.append(finding)
             continue
@@ -335,7 +338,7 @@ def _rounds(
                 _check_dynamic_batch(report.findings, loaded.label)
             # A baked batch means the original only runs at that batch: verify there, fixed or not.
             export_batches.update(p.check_batch for f in report.findings for p in f.fix
-                                  if isinstance(p, SetInputs) and p.check_batch is not None)
+                                  if isinstance(p, (SetInputs, BatchShape)) and p.check_batch is not None)
         if refused:  # a model-level fix that verification rejected: report it, do not offer it again
             for finding in report.findings:
                 if any(isinstance(p, NarrowDouble) for p in finding.fix):

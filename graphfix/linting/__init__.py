@@ -17,6 +17,7 @@ from graphfix.linting.plans import (
     BatchShape,
     ConvertOpset,
     FixPlan,
+    InlineBranch,
     NarrowDouble,
     ReplaceOp,
     SetAttributes,
@@ -49,7 +50,7 @@ from graphfix.linting.rule import (
 from graphfix.linting.trace import NearMiss
 
 __all__ = ["BatchShape", "Context", "ConvertOpset", "Finding", "FindingSeverity", "FixAvailability", "FixPlan",
-           "NarrowDouble", "NearMiss", "Options", "ReplaceOp", "Report",
+           "InlineBranch", "NarrowDouble", "NearMiss", "Options", "ReplaceOp", "Report",
            "Rule", "Safety", "SetAttributes", "SetDims", "SetInputs", "Severity", "TensorRTError", "all_rules", "declared_dim",
            "documented_rules", "is_selected", "lint_loaded", "operand_plan", "parse_selectors", "resize_scales_plan",
            "rule_by_code", "rule_by_name", "rule_for_tensorrt_error", "run_rules", "sort_findings"]

@@ -104,6 +104,47 @@ def test_11_squeeze_without_axes(generated: Callable[[str], Path], capsys: pytes
     assert main(["lint", str(fixed)]) == 0
 
 
+def test_05_legacy_if_folded_by_the_batch_only_assumption(generated: Callable[[str], Path],
+                                                          capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import onnx
+
+    original = generated("05_squeeze_if") / "05_squeeze_if__legacy.onnx"
+    code, findings = _lint_json(original, capsys)
+    assert code == 1
+    assert sorted(f["node"] for f in findings if f["code"] == "GF201" and f["fixable"]) == ["/Resize", "/Resize_1"]
+    [inline] = [f for f in findings if f["code"] == "GF101"]
+    assert inline["node"] == "/If" and inline["fix"] == ["/If: If := its then_branch (Squeeze)"]
+    assert sorted(f["message"].split(" is ")[0] for f in findings if f["code"] == "GF301" and f["fixable"]) == [
+        "output 'depth' dim 1 ('Ifdepth_dim_1')", "output 'depth' dim 2 ('Ifdepth_dim_2')"]
+    assert not [f for f in findings if f["code"] in ("GF901", "GF902")]
+
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed)]) == 0
+    model = onnx.load(str(fixed))
+    assert sorted(n.op_type for n in model.graph.node) == ["Conv"] * 3 + ["Relu", "Resize", "Resize", "Squeeze"]
+    [squeeze] = [n for n in model.graph.node if n.op_type == "Squeeze"]
+    axes = {i.name: i for i in model.graph.initializer}[squeeze.input[1]]
+    assert onnx.numpy_helper.to_array(axes).tolist() == [1] and squeeze.output[0] == "depth"
+    [depth] = model.graph.output
+    assert [d.dim_param or d.dim_value for d in depth.type.tensor_type.shape.dim] == ["batch", 28, 28]
+    compared = _compare("05_squeeze_if", original, fixed)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    capsys.readouterr()
+    assert main(["lint", str(fixed)]) == 0
+
+
+def test_05_dynamo_resizes_only(generated: Callable[[str], Path], capsys: pytest.CaptureFixture[str],
+                                tmp_path: Path) -> None:
+    original = generated("05_squeeze_if") / "05_squeeze_if__dynamo.onnx"
+    code, findings = _lint_json(original, capsys)
+    assert code == 1 and {f["code"] for f in findings} == {"GF201"} and len(findings) == 2
+    assert all(f["fix"][0].endswith("input 2 := [1, 1, 2, 2], input 3 := (removed)") for f in findings)
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed)]) == 0
+    compared = _compare("05_squeeze_if", original, fixed)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+
+
 @pytest.mark.parametrize("variant", ["legacy", "legacy_opset9"])
 def test_13_resize10_runtime_scales(generated: Callable[[str], Path], capsys: pytest.CaptureFixture[str],
                                     tmp_path: Path, variant: str) -> None:
