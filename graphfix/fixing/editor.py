@@ -109,7 +109,7 @@ class Editor:
         prefix = f"{node.name or node.op_type}_in{plan.index}"
         new_nodes: list[ir.Node] = []
 
-        def add(op: str, inputs: list[ir.Value], **attributes: int) -> ir.Value:
+        def add(op: str, inputs: list[ir.Value], **attributes: int | list[int]) -> ir.Value:
             name = self._unique(f"graphfix/{prefix}/{op}")
             created = ir.node(op, inputs, attributes=attributes or None, name=name)
             created.outputs[0].name = self._unique(f"{name}_output")
@@ -118,6 +118,8 @@ class Editor:
 
         if opset >= 15:
             batch = add("Shape", [plan.source], start=0, end=1)
+        elif opset < 10:  # Slice-1 takes its bounds as attributes
+            batch = add("Slice", [add("Shape", [plan.source])], starts=[0], ends=[1])
         else:
             shape = add("Shape", [plan.source])
             batch = add("Slice", [shape, self.constant(np.array([0], np.int64), f"{prefix}_start"),
