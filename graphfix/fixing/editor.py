@@ -19,7 +19,16 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.ir.graphutil import topological_order
-from graphfix.linting.plans import BatchShape, FixPlan, InlineBranch, ReplaceOp, SetAttributes, SetDims, SetInputs
+from graphfix.linting.plans import (
+    BatchShape,
+    ExpandOutput,
+    FixPlan,
+    InlineBranch,
+    ReplaceOp,
+    SetAttributes,
+    SetDims,
+    SetInputs,
+)
 
 
 class Editor:
@@ -44,6 +53,8 @@ class Editor:
                 self._set_dims(plan)
             elif isinstance(plan, BatchShape):
                 self._batch_shape(plan)
+            elif isinstance(plan, ExpandOutput):
+                self._expand_output(plan)
             elif isinstance(plan, ReplaceOp):
                 self._replace_op(plan)
             elif isinstance(plan, InlineBranch):
@@ -55,6 +66,8 @@ class Editor:
 
     def _set_inputs(self, plan: SetInputs) -> None:
         node = plan.node
+        if plan.check_batch is not None:
+            self._forget_shapes()  # a repaired batch: shapes declared with the export batch are stale
         needed = max(plan.inputs) + 1
         if len(node.inputs) < needed:
             node.resize_inputs(needed)
@@ -96,7 +109,7 @@ class Editor:
         prefix = f"{node.name or node.op_type}_in{plan.index}"
         new_nodes: list[ir.Node] = []
 
-        def add(op: str, inputs: list[ir.Value], **attributes: int) -> ir.Value:
+        def add(op: str, inputs: list[ir.Value], **attributes: int | list[int]) -> ir.Value:
             name = self._unique(f"graphfix/{prefix}/{op}")
             created = ir.node(op, inputs, attributes=attributes or None, name=name)
             created.outputs[0].name = self._unique(f"{name}_output")
@@ -105,6 +118,8 @@ class Editor:
 
         if opset >= 15:
             batch = add("Shape", [plan.source], start=0, end=1)
+        elif opset < 10:  # Slice-1 takes its bounds as attributes
+            batch = add("Slice", [add("Shape", [plan.source])], starts=[0], ends=[1])
         else:
             shape = add("Shape", [plan.source])
             batch = add("Slice", [shape, self.constant(np.array([0], np.int64), f"{prefix}_start"),
@@ -152,6 +167,26 @@ class Editor:
                 result = squeeze.outputs[0]
         self.graph.insert_before(node, new_nodes)
         node.replace_input_with(plan.index, result)
+
+    def _expand_output(self, plan: ExpandOutput) -> None:
+        node = plan.node
+        old = node.outputs[0]
+        base = node.name or node.op_type
+        placeholder = self.constant(np.array([1], np.int64), f"{base}_expand")
+        expand = ir.node("Expand", [old, placeholder], name=self._unique(f"graphfix/{base}/Expand"))
+        self._graph_of(node).insert_after(node, expand)
+        result = expand.outputs[0]
+        result.name = self._unique(f"{old.name or base}_expanded")
+        result.type = old.type
+        is_output = old in self.graph.outputs
+        self.replace_uses(old, result, keep=expand)
+        if is_output:  # the graph output keeps its name and declared shape
+            name = old.name or ""
+            old.name = self._unique(f"{name}_unexpanded")
+            result.name = name
+            result.shape = old.shape
+        old.shape = None
+        self._batch_shape(BatchShape(expand, 1, plan.source, plan.entries))
 
     def _inline_branch(self, plan: InlineBranch) -> None:
         """The If's ``plan.branch`` takes its place in the If's graph (see :class:`InlineBranch`)."""
@@ -220,7 +255,19 @@ class Editor:
         return name
 
     def _set_dims(self, plan: SetDims) -> None:
+        if plan.value in self.graph.inputs and plan.value.shape is not None and any(
+                not isinstance(d, int) for d in plan.dims) and all(isinstance(d, int) for d in plan.value.shape):
+            self._forget_shapes()  # a static input made dynamic: intermediate shapes declared static are stale
         self.set_shape(plan.value, plan.dims)
+
+    def _forget_shapes(self) -> None:
+        """Drop the declared shapes (not the types) of the main graph's intermediate values: ONNX Runtime
+        would otherwise fuse nodes with the stale static shapes."""
+        kept = {*self.graph.inputs, *self.graph.outputs, *self.graph.initializers.values()}
+        for node in self.graph:
+            for value in node.outputs:
+                if value not in kept:
+                    value.shape = None
 
     def constant(self, array: np.ndarray, hint: str, graph: ir.Graph | None = None) -> ir.Value:
         """A new initializer of ``graph`` (default: the main graph) holding ``array``, named after ``hint``
