@@ -27,7 +27,7 @@ def test_static_batch_baked_into_a_reshape_needs_unsafe_fixes_too():
     assert list(repair.inputs[1]) == [-1, 256] and repair.check_batch == 2
 
 
-def test_static_batch_baked_into_an_expand_is_not_fixable():
+def test_static_batch_baked_into_an_expand_needs_unsafe_fixes_too():
     model = parse("""
     agraph (float[2, 4, 8] x) => (float[2, 5, 8] y) {
         cls = Constant <value = float[1, 1, 8] {1, 2, 3, 4, 5, 6, 7, 8}> ()
@@ -36,7 +36,8 @@ def test_static_batch_baked_into_an_expand_is_not_fixable():
         y = Concat <axis = 1> (e, x)
     }""")
     [finding] = findings(model, "GF302")
-    assert not finding.fixable and "bake the batch" in finding.reason
+    assert finding.fixable and finding.safety is Safety.NEEDS_DYNAMIC_BATCH
+    assert "bake the batch: Expand(e)" in finding.message and "--unsafe-fixes" in finding.message
 
 
 def test_dynamic_batch_is_clean():
