@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
+from graphfix import _deferred  # noqa: E402
 from graphfix.errors import (  # noqa: E402
     CalibrationError,
     CompileError,
@@ -36,6 +37,8 @@ from graphfix.errors import (  # noqa: E402
     VerificationError,
     WriteError,
 )
+
+_deferred.install()  # onnx-ir's sympy is imported when first used, not with onnx-ir (see the module)
 
 if TYPE_CHECKING:
     from graphfix.api import compile, fix, lint, load

@@ -23,10 +23,30 @@ y = x.reshape(-1, 128)        # the batch is -1; the rest is what the export bat
 
 An output declared with the export batch (``[2, 5]``) although it follows the batch gets a dynamic dim 0.
 
+The batch is also baked outside Reshape, where a Python int sized a tensor: a Tile's repeats
+(``g.repeat(n, 1, 1, 1)``), an Expand or ConstantOfShape shape (``torch.zeros/ones/full((n, ...))``), a
+Range limit (``torch.arange(n)``), a Slice end on the batch axis (``x[:n]``), or a constant the exporter
+folded (``x + torch.full((int(b), c, 1, 1), 0.5)`` becomes a stored ``[2, c, 1, 1]`` tensor). Each is
+found where the batch stops flowing (a node that then fails at other batch sizes, or an output declared
+dynamic whose dim 0 is always the export batch), and named with the value and its likely Python cause:
+
+```python
+x = x * self.g.repeat(int(x.shape[0]), 1, 1, 1)       # Tile repeats [2, 1, 1, 1]
+```
+
+is fixable as ``Tile(g, Concat(Shape(x)[0:1], [1, 1, 1]))``; a stored constant whose rows are all equal
+becomes one row where the node broadcasts, or that row expanded to the batch (Concat); ``x[:n]`` becomes
+``x[:]``. A constant whose rows differ (a folded ``torch.arange(n)``) is reported, not rewritten.
+
+A loop over the images (``torch.stack([f(s) for s in x.unbind(0)])``, ``for s in x``) is unrolled by the
+export: a Split along the batch into export-batch pieces, one branch per image. It cannot be rewritten in
+general and is reported with the Split and how to re-export (apply ``f`` to the whole batch).
+
 ## Fix safety
-Declaring an output's batch dynamic is safe. Rewriting a baked constant is unsafe (needs ``--unsafe-fixes``): the rewrite changes what the model does at batch sizes other than
-the export one, which is its point. It is verified at the export batch size, which the baked constant
-tells. Expand, Tile and ConstantOfShape by the batch need the batch at run time and are only reported.
+Declaring an output's batch dynamic is safe. Rewriting a baked constant is unsafe (needs ``--unsafe-fixes``):
+the rewrite changes what the model does at batch sizes other than the export one, which is its point. It is
+verified per sample: the fixed model at batch 1, 3 and the export batch against the original run at the
+export batch on each sample repeated (after checking that the original treats its samples independently).
 """
 
 from __future__ import annotations
@@ -37,9 +57,11 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.analyse import Kind
-from graphfix.analyse.rewrites import baked_reshape_target
+from graphfix.analyse.batch_slots import BakedSlot
+from graphfix.analyse.rewrites import baked_reshape_target, batch_source
 from graphfix.ir import node_label
 from graphfix.linting import (
+    BatchShape,
     Context,
     Finding,
     FixAvailability,
@@ -90,6 +112,9 @@ class BakedBatch(Rule):
                 f"the input's batch is dynamic; fixable as {plan.describe().split(':= ', 1)[1]} (--unsafe-fixes)",
                 node, fix=(plan,), safety=Safety.UNSAFE)
         yield from self.check_outputs(ctx)
+        for slot in analysis.batch.baked_slots:
+            seen.add(slot.node)
+            yield self.slot_finding(ctx, slot)
         for origin, failing in analysis.batch.baked_origins.items():
             if origin in seen:
                 continue
@@ -101,6 +126,39 @@ class BakedBatch(Rule):
                 f"{origin.op_type} {node_label(origin)!r} produces a fixed dim 0 of {dim}, so "
                 f"{failing.op_type} {node_label(failing)!r} fails at other batch sizes; not fixable: {reason}",
                 origin, reason=reason)
+
+    def slot_finding(self, ctx: Context, slot: BakedSlot) -> Finding:
+        """A Tile / Expand / ConstantOfShape / Range / Slice input or a stored constant holding the batch."""
+        node = slot.node
+        if slot.kind == "Split":
+            what = (f"Split {node_label(node)!r} cuts the batch axis into {len(node.outputs)} pieces {slot.baked}, "
+                    "one per image of")
+        elif slot.kind == "constant":
+            what = f"{node.op_type} {node_label(node)!r} input {slot.index} is {slot.baked} whose dim 0 is"
+        else:
+            role = {"Tile": "repeats", "Expand": "shape", "ConstantOfShape": "shape", "Range": "limit",
+                    "Slice": "ends"}.get(slot.kind, f"input {slot.index}")
+            what = f"{slot.kind} {node_label(node)!r} {role} {slot.baked} hold"
+        where = ""
+        if slot.failing is not None and slot.failing is not node:
+            where = f", so {slot.failing.op_type} {node_label(slot.failing)!r} fails at other batch sizes"
+        text = f"{what} the export batch {slot.export_batch}{where} (likely {slot.cause})"
+        source = batch_source(ctx.analysis)
+        plan: SetInputs | BatchShape | None = None
+        if slot.constant is not None:
+            plan = SetInputs(node, {slot.index: slot.constant}, check_batch=slot.export_batch)
+        elif slot.entries is not None and source is not None:
+            plan = BatchShape(node, slot.index, source, slot.entries, expand=slot.expand,
+                              check_batch=slot.export_batch, scalar=slot.scalar)
+        if plan is None:
+            reason = slot.reason or "no graph input carries the batch"
+            advice = "" if slot.kind == "Split" else "; re-export with the size taken from x.shape[0] as a tensor"
+            return self.finding(f"{text}; not fixable: {reason}{advice}", node, reason=reason)
+        shown = plan.describe().split(":= ", 1)[1]
+        if slot.kind == "constant" and slot.constant is not None:
+            shown = f"its first row (a {list(slot.constant.shape)} constant that {node.op_type} broadcasts)"
+        return self.finding(f"{text}; fixable as {shown}, following the batch (--unsafe-fixes)", node,
+                            fix=(plan,), safety=Safety.UNSAFE)
 
     def check_outputs(self, ctx: Context) -> Iterator[Finding]:
         """Outputs declared with the export batch although they follow the batch."""

@@ -57,6 +57,8 @@ class PluginNode(Rule):
 
     def check(self, ctx: Context) -> Iterator[Finding]:
         for node in iter_nodes(ctx.model):
+            if node.op_type != PLUGIN_OP:
+                continue  # plugin_name is None; NodeView.of would convert (and read) every attribute
             name = NodeView.of(node).plugin_name
             if name is None:
                 continue

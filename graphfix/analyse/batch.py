@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import onnx_ir as ir
 
 from graphfix.analyse.analysis import Analysis
+from graphfix.analyse.batch_slots import BakedSlot, find_baked_slots
 from graphfix.analyse.facts import Kind
 from graphfix.analyse.operands import SHAPED_BY_OPERAND, input_value
 from graphfix.analyse.rewrites import baked_reshape_target, fails_downstream
@@ -93,10 +94,18 @@ class BatchFacts:
             and baked_reshape_target(analysis, node).value is not None)
 
     @functools.cached_property
+    def baked_slots(self) -> list[BakedSlot]:
+        """Tile / Expand / ConstantOfShape / Range / Slice inputs and stored constants that hold the export
+        batch, with their repairs (:mod:`graphfix.analyse.batch_slots`)."""
+        return find_baked_slots(self.analysis)
+
+    @functools.cached_property
     def explained_failures(self) -> frozenset[ir.Node]:
         """Nodes whose failures at other batch sizes follow from a baked batch (the cause is reported)."""
         origins = self.baked_origins
         explained = set(origins) | set(origins.values()) | set(self.baked_reshapes)
+        explained.update(s.node for s in self.baked_slots)
+        explained.update(s.failing for s in self.baked_slots if s.failing is not None)
         for node in self.analysis.order:  # topological: one pass reaches every descendant
             if node in explained:
                 continue

@@ -14,6 +14,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.analyse.analysis import Analysis
+from graphfix.analyse.batch_forms import Form, vector_forms
 from graphfix.analyse.evaluator import attribute
 from graphfix.analyse.facts import Kind
 from graphfix.analyse.operands import input_index, input_value, operand_array
@@ -258,8 +259,10 @@ def baked_resize_scales(analysis: Analysis, node: ir.Node) -> Rewrite:
     return Rewrite(np.array(scales, dtype=np.float32), export_batch=batch)
 
 
-def batch_vector(analysis: Analysis, value: ir.Value) -> tuple[tuple[int | tuple[str, int], ...] | None, str]:
-    """A 1-D shape vector as constants and ``k * batch`` entries, or None with the reason."""
+def batch_vector(analysis: Analysis, value: ir.Value) -> tuple[tuple[Form, ...] | None, str]:
+    """A 1-D shape vector as constants and ``k * batch`` entries (or, when an entry is not linear in the
+    batch, ``(k * batch + c) mod m`` ones, checked at batches 1 to 24: :mod:`graphfix.analyse.batch_forms`),
+    or None with the reason."""
     facts = analysis.facts.get(value)
     if facts is None or not facts.known() or not analysis.has_batch_probes:
         return None, "not known at every batch size"
@@ -267,7 +270,7 @@ def batch_vector(analysis: Analysis, value: ir.Value) -> tuple[tuple[int | tuple
     if flat[0].ndim != 1 or flat[0].dtype.kind not in "iu":
         return None, "not a 1-D integer vector"
     batch_probes = [i for i, p in enumerate(analysis.probes) if p.dims == analysis.probes[0].dims]
-    entries: list[int | tuple[str, int]] = []
+    entries: list[Form] = []
     for position, kind in enumerate(analysis.entry_kinds(value)):
         first = int(flat[0][position])
         factors = {Fraction(int(flat[i][position]), analysis.probes[i].batch) for i in batch_probes}
@@ -276,7 +279,10 @@ def batch_vector(analysis: Analysis, value: ir.Value) -> tuple[tuple[int | tuple
         elif kind is Kind.BATCH and len(factors) == 1 and (k := factors.pop()).denominator == 1 and k > 0:
             entries.append(("batch", int(k)))
         else:
-            return None, "an entry is not a multiple of the batch"
+            forms = vector_forms(analysis, value)
+            if forms is None:
+                return None, "an entry is not a multiple of the batch"
+            return forms, ""
     return tuple(entries), ""
 
 

@@ -121,6 +121,14 @@ class Editor:
             batch = add("Slice", [shape, self.constant(np.array([0], np.int64), f"{prefix}_start"),
                                   self.constant(np.array([1], np.int64), f"{prefix}_end")])
         scaled: dict[int, ir.Value] = {1: batch}
+        modulos: dict[tuple[int, int, int], ir.Value] = {}
+
+        def times(factor: int) -> ir.Value:
+            if factor not in scaled:
+                scaled[factor] = (self._existing("Mul", [batch, np.array([factor], np.int64)], {})
+                                  or add("Mul", [batch, self.constant(np.array([factor], np.int64), f"{prefix}_k")]))
+            return scaled[factor]
+
         pieces: list[ir.Value] = []
         constants: list[int] = []
         for entry in plan.entries:
@@ -130,14 +138,30 @@ class Editor:
             if constants:
                 pieces.append(self.constant(np.array(constants, np.int64), f"{prefix}_const"))
                 constants = []
-            factor = entry[1]
-            if factor not in scaled:
-                scaled[factor] = (self._existing("Mul", [batch, np.array([factor], np.int64)], {})
-                                  or add("Mul", [batch, self.constant(np.array([factor], np.int64), f"{prefix}_k")]))
-            pieces.append(scaled[factor])
+            if len(entry) == 4:  # (k * batch + c) mod m
+                key = (entry[1], entry[2], entry[3])
+                if key not in modulos:
+                    term = times(entry[1])
+                    if entry[2]:
+                        term = add("Add", [term, self.constant(np.array([entry[2]], np.int64), f"{prefix}_c")])
+                    modulos[key] = add("Mod", [term, self.constant(np.array([entry[3]], np.int64), f"{prefix}_m")])
+                pieces.append(modulos[key])
+                continue
+            pieces.append(times(entry[1]))
         if constants:
             pieces.append(self.constant(np.array(constants, np.int64), f"{prefix}_const"))
         result = pieces[0] if len(pieces) == 1 else add("Concat", pieces, axis=0)
+        if plan.expand is not None:
+            result = add("Expand", [self.constant(np.asarray(plan.expand), f"{prefix}_value"), result])
+        elif plan.scalar:
+            if opset >= 13:
+                result = add("Squeeze", [result, self.constant(np.array([0], np.int64), f"{prefix}_axes")])
+            else:
+                name = self._unique(f"graphfix/{prefix}/Squeeze")
+                squeeze = ir.node("Squeeze", [result], attributes={"axes": [0]}, name=name)
+                squeeze.outputs[0].name = self._unique(f"{name}_output")
+                new_nodes.append(squeeze)
+                result = squeeze.outputs[0]
         self.graph.insert_before(node, new_nodes)
         node.replace_input_with(plan.index, result)
 

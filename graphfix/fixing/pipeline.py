@@ -40,7 +40,7 @@ from graphfix.linting import (
     lint_loaded,
     parse_selectors,
 )
-from graphfix.linting.plans import ConvertOpset, InlineBranch, NarrowDouble
+from graphfix.linting.plans import BatchShape, ConvertOpset, InlineBranch, NarrowDouble
 from graphfix.plugins import Registry, registry_from, require_implementations, using
 from graphfix.verify import (
     DEFAULT_ATOL,
@@ -338,7 +338,7 @@ def _rounds(
                 _check_dynamic_batch(report.findings, loaded.label)
             # A baked batch means the original only runs at that batch: verify there, fixed or not.
             export_batches.update(p.check_batch for f in report.findings for p in f.fix
-                                  if isinstance(p, SetInputs) and p.check_batch is not None)
+                                  if isinstance(p, (SetInputs, BatchShape)) and p.check_batch is not None)
         if refused:  # a model-level fix that verification rejected: report it, do not offer it again
             for finding in report.findings:
                 if any(isinstance(p, NarrowDouble) for p in finding.fix):

@@ -84,34 +84,54 @@ class SetDims:
         return f"{self.value.name}: [{', '.join('?' if d is None else str(d) for d in self.dims)}]"
 
 
-BatchEntry = int | tuple[str, int]
-"""An entry of a :class:`BatchShape`: a constant, or ``("batch", k)`` for k times the batch."""
+BatchEntry = int | tuple[str, int] | tuple[str, int, int, int]
+"""An entry of a :class:`BatchShape`: a constant, ``("batch", k)`` for k times the batch, or
+``("mod", k, c, m)`` for ``(k * batch + c) mod m`` (a pad to an even batch: ``("mod", 1, 0, 2)``)."""
 
 
 @dataclass(frozen=True)
 class BatchShape:
     """Replace a node's input by the shortest run-time form of a batch-dependent shape vector:
     ``Concat(Shape(source)[0:1] * k, constants...)``, where ``source`` is a graph input whose dim 0 is the
-    batch. Each entry is an int constant or ``("batch", k)``."""
+    batch. Each entry is a :data:`BatchEntry`. With ``expand``, the input becomes that constant expanded
+    to the vector (``Expand(expand, Concat(...))``: a ``torch.full((b, ...))`` made with a Python batch);
+    with ``scalar``, the one entry is written as a scalar (a Range limit);
+    ``check_batch`` is the export batch when the plan repairs a batch baked at export time."""
 
     node: ir.Node
     index: int
     source: ir.Value
     entries: tuple[BatchEntry, ...]
+    expand: np.ndarray | None = None
+    check_batch: int | None = None
+    scalar: bool = False  # a one-entry vector written as a scalar (a Range limit)
 
     def node_count(self, opset: int) -> int:
-        """How many nodes the plan adds (Shape, Slice before opset 15, one Mul per factor, Concat)."""
-        multipliers = {e[1] for e in self.entries if isinstance(e, tuple) and e[1] != 1}
-        return 1 + (opset < 15) + len(multipliers) + (len(self.entries) > 1)
+        """How many nodes the plan adds (Shape, Slice before opset 15, one Mul per factor, the Add and Mod
+        of each modulo entry, Concat, Expand)."""
+        multipliers = {e[1] for e in self.entries if isinstance(e, tuple) and len(e) == 2 and e[1] != 1}
+        modulos = {e for e in self.entries if isinstance(e, tuple) and len(e) == 4}
+        arithmetic = sum(1 + (e[1] != 1) + (e[2] != 0) for e in modulos if len(e) == 4)
+        return (1 + (opset < 15) + len(multipliers) + arithmetic + (len(self.entries) > 1)
+                + (self.expand is not None) + self.scalar)
 
     def describe(self) -> str:
         parts = []
+        batch = f"{self.source.name}.shape[0]"
         for entry in self.entries:
-            if isinstance(entry, tuple):
-                parts.append(f"{self.source.name}.shape[0]" + (f"*{entry[1]}" if entry[1] != 1 else ""))
+            if isinstance(entry, tuple) and len(entry) == 4:
+                term = batch + (f"*{entry[1]}" if entry[1] != 1 else "") + (f" + {entry[2]}" if entry[2] else "")
+                parts.append(f"({term}) % {entry[3]}")
+            elif isinstance(entry, tuple):
+                parts.append(batch + (f"*{entry[1]}" if entry[1] != 1 else ""))
             else:
                 parts.append(str(entry))
-        return f"{node_label(self.node)}: input {self.index} := [{', '.join(parts)}]"
+        shown = f"[{', '.join(parts)}]"
+        if self.expand is not None:
+            shown = f"a {list(self.expand.shape)} constant expanded to {shown}"
+        elif self.scalar:
+            shown = f"the scalar {shown[1:-1]}"
+        return f"{node_label(self.node)}: input {self.index} := {shown}"
 
 
 @dataclass(frozen=True)

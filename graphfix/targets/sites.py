@@ -9,6 +9,7 @@ Read-only.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,13 +51,30 @@ def _opset_of(imports: dict[str, int], fallback: int) -> int:
 
 def sites(analysis: Analysis, table: SupportTable) -> Iterator[Site]:
     """Every node the parser imports: main graph (topological order), subgraphs, and local function bodies
-    when ``table`` imports local functions (from TensorRT 10.0; 8.6 sends a call to the plugin path)."""
+    when ``table`` imports local functions (from TensorRT 10.0; 8.6 sends a call to the plugin path).
+
+    Listed once per analysis (every GF5xx rule walks them; the analysis is read-only)."""
+    global _listed
+    functions = bool(table.dispatch.get("local_functions", False))
+    if _listed is not None and _listed[0]() is analysis and _listed[1] == functions:
+        return iter(_listed[2])
+    found = tuple(_sites(analysis, functions))
+    _listed = (weakref.ref(analysis), functions, found)
+    return iter(found)
+
+
+# The sites of the last analysis asked about (a weak reference: a new analysis is a new list).
+_listed: tuple[weakref.ref[Analysis], bool, tuple[Site, ...]] | None = None
+
+
+def _sites(analysis: Analysis, functions: bool) -> Iterator[Site]:
     model = analysis.model
     opset = analysis.opset
     for node in analysis.order:
         yield Site(node, opset)
-        yield from _subgraph_sites(node, opset)
-    if not table.dispatch.get("local_functions", False):
+        if node.attributes:
+            yield from _subgraph_sites(node, opset)
+    if not functions or not model.functions:
         return
     called = {(n.domain, n.op_type, n.overload) for n in _all_nodes(model)}
     for function in model.functions.values():

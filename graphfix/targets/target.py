@@ -93,11 +93,12 @@ def installed_tensorrt() -> tuple[int, int] | None:
     import importlib.metadata
     import importlib.util
 
-    from graphfix.compiling.backends.tensorrt.status import parse_version, tensorrt_status
     from graphfix.deps import is_installed
 
     if not is_installed("tensorrt"):
-        return None
+        return None  # before importing the compile stage: lint without TensorRT never loads it
+    from graphfix.compiling.backends.tensorrt.status import parse_version, tensorrt_status
+
     for distribution in _DISTRIBUTIONS:
         try:
             return parse_version(importlib.metadata.version(distribution))

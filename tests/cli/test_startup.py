@@ -40,4 +40,12 @@ def test_version_and_import_graphfix_import_neither_the_ir_nor_rich():
 
 def test_lint_in_json_never_imports_rich_and_lint_in_parallel_stays_light():
     lint = (f"from graphfix.cli import main\nmain(['lint', {str(SAMPLES)!r}, '--format', 'json', '-j', '1'])")
-    assert _imported_by(lint, ("rich.table", "rich.markdown", "graphviz", "grandalf", *HEAVY)) == []
+    assert _imported_by(lint, ("rich.table", "rich.markdown", "graphviz", "grandalf", "sympy", *HEAVY)) == []
+
+
+def test_lint_imports_no_sympy_and_no_compile_stage():
+    """onnx-ir's sympy (about 0.3 s) stays unimported (graphfix._deferred), and choosing the TensorRT version
+    for the GF5xx rules does not import the compile stage when TensorRT is not installed."""
+    lint = (f"from graphfix.cli import main\nmain(['lint', {str(SAMPLES / 'detector_legacy.onnx')!r}])")
+    light = ("sympy", "mpmath", "graphfix.compiling", "graphfix.fixing.pipeline", "graphfix.verify")
+    assert _imported_by(lint, light) == []

@@ -454,8 +454,10 @@ def _judge_mode(
             return out
     if fix_result is not None:
         out.applied = [_finding(f) for f in fix_result.applied] + list(fix_result.user_edits)
-        out.remaining = [_finding(f) for f in fix_result.remaining]
-        out.remaining_messages = [_message(f) for f in fix_result.remaining]
+        # Information findings (a batch computation already as short as it can be) never fail a fix.
+        remaining = [f for f in fix_result.remaining if getattr(f, "severity", None) != "info"]
+        out.remaining = [_finding(f) for f in remaining]
+        out.remaining_messages = [_message(f) for f in remaining]
         if fix_result.verification is not None:
             v = fix_result.verification
             out.verification = {"passed": v.passed, "batches": list(v.batches), "message": v.message}
@@ -463,7 +465,7 @@ def _judge_mode(
                 out.message = v.message
         out.written = refusal is None and bool(fix_result.written)
         if refusal is None:
-            out.exit = 1 if fix_result.remaining else 0
+            out.exit = 1 if remaining else 0
 
     # The model graphfix produced (written, forced, or none when nothing changed).
     model_path = output if output.exists() else None

@@ -43,7 +43,9 @@ def test_expand_to_a_fixed_batch_is_reported_where_it_breaks():
     }""")
     [finding] = findings(model, "GF103")
     assert finding.node.op_type == "Expand"
-    assert not finding.fixable and "fixed dim 0 of 2" in finding.message
+    assert finding.fixable and finding.safety is Safety.UNSAFE  # issue 8: the slot follows the batch again
+    assert "shape [2, 1, 8]" in finding.message and "export batch 2" in finding.message
+    assert "fixable as [x.shape[0], 1, 8]" in finding.message
     assert findings(model, "GF902") == []  # the failure is explained, not reported twice
 
 

@@ -448,3 +448,71 @@ agraph (float[N, 4, 6] x) => (float[N, 4] y) {{
     assert "input 1 (axes)" in finding.message
     [plan] = finding.fix
     assert isinstance(plan, SetInputs) and list(plan.inputs[1]) == [2]  # type: ignore[arg-type]
+
+
+# -- TopK: k an attribute (TopK-1), K an input (TopK-10 on) ----------------------------------------------
+
+@pytest.mark.parametrize("opset", [9, 10, 11])
+def test_topk_k(opset: int) -> None:
+    """``x.topk(x.size(1) // 2)``: TopK-10 takes K as a run-time input, TopK-1 as the attribute k."""
+    if opset < 10:
+        body = "v, i = TopK <axis = 1, k = 2> (x)"
+    else:
+        body = """s = Shape (x)
+    one = Constant <value = int64[1] {1}> ()
+    two = Constant <value = int64[1] {2}> ()
+    c = Slice (s, one, two)
+    k = Div (c, two)
+    v, i = TopK <axis = 1> (x, k)"""
+    original = model_at(opset, f"""
+agraph (float[N, 4, 6] x) => (float[N, 2, 6] v) {{
+    {body}
+}}
+""")
+    result = lint_and_fix(original, "GF101", None if opset < 10 else {1: [2]})
+    if result is not None:
+        assert ops(result) == ["TopK"]
+        same_numerics(original, result, (4, 6))
+
+
+# -- Resize-18's axes attribute: scales and sizes of the named axes only ---------------------------------
+
+@pytest.mark.parametrize("opset", [18, 19])
+def test_resize_with_axes_by_sizes(opset: int) -> None:
+    original = model_at(opset, """
+agraph (float[N, 3, 8, 8] x) => (float[N, 3, 16, 16] y) {
+    s = Shape (x)
+    two = Constant <value = int64[1] {2}> ()
+    four = Constant <value = int64[1] {4}> ()
+    hw = Slice (s, two, four)
+    sizes = Mul (hw, two)
+    y = Resize <mode = "nearest", axes = [2, 3]> (x, , , sizes)
+}
+""")
+    [finding] = lint(original, "GF201")
+    [plan] = finding.fix
+    assert isinstance(plan, SetInputs) and list(plan.inputs[2]) == [2.0, 2.0]  # type: ignore[arg-type]
+    result = fixed(original)
+    assert ops(result) == ["Resize"] and constant_input(result, "Resize", 2) == [2.0, 2.0]
+    same_numerics(original, result, (3, 8, 8))
+
+
+def test_resize10_scales_that_follow_the_batch_are_not_fixable() -> None:
+    """Scales computed from the batch dim (a constant only when it is not read): reported, not guessed."""
+    original = model_at(10, """
+agraph (float[N, 3, 8, 8] x) => (float[M, 3, 16, 16] y) {
+    s = Shape (x)
+    zero = Constant <value = int64[1] {0}> ()
+    one = Constant <value = int64[1] {1}> ()
+    b = Slice (s, zero, one)
+    bf = Cast <to = 1> (b)
+    k = Constant <value = float[1] {2.0}> ()
+    top = Add (bf, k)
+    ratio = Div (top, bf)
+    rest = Constant <value = float[3] {1, 2, 2}> ()
+    scales = Concat <axis = 0> (ratio, rest)
+    y = Resize <mode = "nearest"> (x, scales)
+}
+""")
+    [finding] = lint(original, "GF202")
+    assert not finding.fix and finding.reason is not None and "batch" in finding.reason
