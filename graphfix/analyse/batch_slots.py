@@ -28,7 +28,7 @@ from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.batch_forms import Form, linear_shape
 from graphfix.analyse.evaluator import attribute
 from graphfix.analyse.facts import Kind
-from graphfix.analyse.operands import shape_input_indices
+from graphfix.analyse.operands import operand_array, shape_input_indices
 from graphfix.analyse.rewrites import INT64_MAX, fails_downstream
 
 # Ops that broadcast their inputs: a constant with one row there broadcasts to the batch by itself.
@@ -250,8 +250,8 @@ def _op_slot(analysis: Analysis, node: ir.Node, consumer: ir.Node, alpha: int, b
 def _slice_slot(analysis: Analysis, node: ir.Node) -> BakedSlot | None:
     """``x[:n]`` on the batch axis with ``n`` the export batch."""
     data = node.inputs[0] if node.inputs else None
-    if data is None or len(node.inputs) < 3 or analysis.dim_kind(data, 0) is not Kind.BATCH:
-        return None
+    if data is None or analysis.opset < 10 or len(node.inputs) < 3 or analysis.dim_kind(data, 0) is not Kind.BATCH:
+        return None  # (Slice-1 keeps its bounds in attributes: not rewritten here)
     if analysis.dim_kind(node.outputs[0], 0) is not Kind.CONSTANT:
         return None
     values = [analysis.value(v) if v is not None else None for v in node.inputs[1:5]]
@@ -314,13 +314,11 @@ def _split_slot(analysis: Analysis, node: ir.Node) -> BakedSlot | None:
     form = _batch_form(analysis, data, axis)
     if form is None:
         return None
-    split = node.inputs[1] if len(node.inputs) > 1 else None
+    split = operand_array(analysis, node, "split")  # an attribute before opset 13, an input after
     if split is not None:
-        if analysis.value_kind(split) is not Kind.CONSTANT:
-            return None  # sizes that follow the batch: the Split keeps working
-        sizes = [int(v) for v in np.asarray(analysis.value(split)).reshape(-1)]
-    elif attribute(node, "split") is not None:
-        sizes = [int(v) for v in attribute(node, "split")]
+        sizes = [int(v) for v in split.reshape(-1)]
+    elif len(node.inputs) > 1 and node.inputs[1] is not None:
+        return None  # sizes that follow the batch: the Split keeps working
     else:
         sizes = [1] * len(node.outputs)  # equal parts: one per output
     batch = (sum(sizes) - form[1]) / form[0]

@@ -58,7 +58,8 @@ def add_path_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", action="append", metavar="PATTERN",
                         help="skip paths matching this pattern (fnmatch; a name, or a path from here)")
     parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                        help="files linted at once, in a process pool (default: the number of cores)")
+                        help="files linted at once, in a process pool (default: the number of cores, "
+                             "when the files are enough work to pay for the pool)")
 
 
 def add_custom_ops_option(parser: argparse.ArgumentParser) -> None:

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     jobs = 1 if args.explain else (args.jobs or default_jobs())
     reports = []
     node_names: dict[str, set[str]] = {}
-    for result in lint_files(tasks, jobs):
+    for result in lint_files(tasks, jobs, auto=args.jobs is None):  # by default, a pool only if it pays
         if result.error is not None:
             if result.internal:
                 errors.print(f"[bold red]graphfix: internal error[/bold red] on {result.report.file}: "

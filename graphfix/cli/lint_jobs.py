@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -129,29 +128,73 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def lint_files(tasks: Sequence[FileTask], jobs: int) -> Iterator[FileResult]:
-    """Each task's result, in the order of ``tasks``; ``jobs > 1`` lints in a pool of that many processes."""
+# Below this much ONNX (the graph files, not their external data) a pool costs more than it saves: its
+# workers' first lint pays their start (about 50 ms on 2 cores; bench/README.md), and a small file lints in
+# about 10 ms per 20 kB.
+POOL_MIN_BYTES = 256 * 1024
+
+
+def worth_a_pool(tasks: Sequence[FileTask]) -> bool:
+    """Whether the files are enough work to fan out when the user did not ask for a number of jobs."""
+    total = 0
+    for task in tasks:
+        try:
+            total += os.path.getsize(task.path)
+        except OSError:
+            continue  # the worker reports it
+        if total >= POOL_MIN_BYTES:
+            return True
+    return False
+
+
+def lint_files(tasks: Sequence[FileTask], jobs: int, auto: bool = False) -> Iterator[FileResult]:
+    """Each task's result, in the order of ``tasks``; ``jobs > 1`` lints in a pool of that many processes.
+
+    ``auto`` (``jobs`` is the default, not the user's): a pool only when the files are worth one
+    (:func:`worth_a_pool`)."""
     jobs = max(1, min(jobs, len(tasks)))
+    if jobs > 1 and auto and not worth_a_pool(tasks):
+        jobs = 1
     if jobs == 1:
         for task in tasks:
             yield lint_file(task)
         return
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
-        yield from pool.map(_lint_detached, tasks, chunksize=1)
+    import gc
+    from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing costs one file's lint 30 ms
+
+    context = _pool_context(tasks)
+    frozen = context.get_start_method() == "fork"
+    if frozen:
+        gc.freeze()  # the workers' collections then leave the inherited objects (and their pages) alone
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            yield from pool.map(_lint_detached, tasks, chunksize=1)
+    finally:
+        if frozen:
+            gc.unfreeze()
 
 
-def _pool_context() -> Any:
-    """``fork`` after importing what lint uses, so workers start in milliseconds instead of each importing
-    onnx-ir (and sympy) again; ``forkserver`` when the parent has threads (a forked child of a threaded
-    parent can deadlock) or fork does not exist."""
+def _pool_context(tasks: Sequence[FileTask] = ()) -> Any:
+    """``fork`` after importing what lint uses and reading the TensorRT support tables the tasks check, so
+    workers start in milliseconds instead of each importing onnx-ir and reading the tables again;
+    ``forkserver`` when the parent has threads (a forked child of a threaded parent can deadlock) or fork
+    does not exist."""
     import multiprocessing
     import threading
 
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         import graphfix.ir  # noqa: F401
+        import graphfix.progress  # noqa: F401
+        import graphfix.targets.text_checks  # noqa: F401
         from graphfix.linting import all_rules
+        from graphfix.targets.target import resolve_target
 
         all_rules()  # imports every rule module
+        for version in dict.fromkeys(task.trt_version for task in tasks):
+            try:
+                resolve_target(version)
+            except Exception:  # noqa: BLE001 - only a warm-up: the worker reports it for its file
+                pass
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("forkserver")
 

@@ -10,6 +10,7 @@ subgraph): undecided violations become information findings. Read-only.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,7 +105,26 @@ def _at_opset(node: ir.Node, restriction: Restriction, opset: int) -> Restrictio
 
 
 def violations(analysis: Analysis, table: SupportTable, site: Site) -> Iterator[Violation]:
-    """The restrictions of ``table`` that ``site``'s node breaks (default-domain nodes only)."""
+    """The restrictions of ``table`` that ``site``'s node breaks (default-domain nodes only).
+
+    Evaluated once per site of an analysis and table (GF501, GF502, GF503 and GF505 each ask about every
+    node and keep their own kinds; the analysis is read-only)."""
+    global _evaluated
+    if _evaluated is None or _evaluated[0]() is not analysis or _evaluated[1] is not table:
+        _evaluated = (weakref.ref(analysis), table, {})
+    known = _evaluated[2]
+    entry = known.get(id(site))
+    if entry is None or entry[0] is not site:
+        entry = (site, tuple(_violations(analysis, table, site)))
+        known[id(site)] = entry  # the entry holds the site, so its id is not reused while cached
+    return iter(entry[1])
+
+
+# The violations found for the last analysis and table, by site.
+_evaluated: tuple[weakref.ref[Analysis], SupportTable, dict[int, tuple[Site, tuple[Violation, ...]]]] | None = None
+
+
+def _violations(analysis: Analysis, table: SupportTable, site: Site) -> Iterator[Violation]:
     node = site.node
     if not is_default_domain(node.domain):
         return

@@ -9,6 +9,7 @@ Read-only.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,10 +146,12 @@ def dtype_name(analysis: Analysis, value: ir.Value | None) -> str | None:
         code = int(value.const_value.dtype.value)
     if not code:
         return None
-    try:
-        return str(onnx.TensorProto.DataType.Name(code))
-    except ValueError:
-        return None
+    return _dtype_names().get(code)
+
+
+@functools.cache
+def _dtype_names() -> dict[int, str]:
+    return {int(number): str(name) for name, number in onnx.TensorProto.DataType.items()}
 
 
 def rank(analysis: Analysis, value: ir.Value | None) -> int | None:
