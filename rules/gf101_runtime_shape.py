@@ -53,8 +53,8 @@ from graphfix.analyse.rewrites import (
     baked_reshape_target,
     batch_source,
     batch_vector,
-    fails_downstream,
     expand_shape,
+    fails_downstream,
     reshape_target,
     slice_input,
     squeeze_axes,
@@ -166,18 +166,19 @@ class RuntimeShapeComputation(Rule):
                 continue
             reported.add(condition)
             truth = "true" if branch == "then_branch" else "false"
+            if not analysis.is_runtime(condition):
+                # TensorRT's parser imports only the taken branch of an If whose condition is a constant.
+                ctx.skip(node, f"its condition is the constant {truth}: TensorRT imports only that branch")
+                continue
             nodes, _ = analysis.chain(condition)
             chain = tuple(node_label(n) for n in nodes)
-            if analysis.is_runtime(condition):
-                collapsed = _batch_collapsed(analysis, nodes)
-                if collapsed is not None:
-                    ctx.skip(node, f"its condition is {truth} at the probes but {node_label(collapsed)!r} "
-                                   "compares values that follow the batch: it may differ at other batch sizes")
-                    continue
-                where = (f"input 0 ({condition.name}) is always {truth} once only the batch is dynamic, "
-                         f"{analysis.describe_chain(condition)}")
-            else:
-                where = f"its condition ({condition.name}) is the constant {truth}"
+            collapsed = _batch_collapsed(analysis, nodes)
+            if collapsed is not None:
+                ctx.skip(node, f"its condition is {truth} at the probes but {node_label(collapsed)!r} "
+                               "compares values that follow the batch: it may differ at other batch sizes")
+                continue
+            where = (f"input 0 ({condition.name}) is always {truth} once only the batch is dynamic, "
+                     f"{analysis.describe_chain(condition)}")
             ranks = tuple(len(shape) if (shape := analysis.shape(o)) is not None else None for o in node.outputs)
             plan = InlineBranch.of(node, branch, ranks)
             yield self.finding(f"If {node_label(node)!r} {where}; fixable by replacing the If with its {branch} "

@@ -19,6 +19,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.analyse.operands import operand_of
+from graphfix.fixing.sharing import array_key, constant_array, duplicates, input_key
 from graphfix.ir.graphutil import topological_order
 from graphfix.linting.plans import (
     BatchShape,
@@ -131,16 +132,20 @@ class Editor:
             ordered = [data, *(inputs[i] for i in range(1, max(inputs, default=0) + 1))]
             return add(op, ordered, **attributes)
 
-        if opset >= 15:
+        # One run-time batch per source: an existing Shape(source)[0:1] (and Mul of it) is read again.
+        batch = self._existing("Shape", [plan.source], {"start": 0, "end": 1}) if opset >= 15 else None
+        if batch is None and opset >= 15:
             batch = add("Shape", [plan.source], start=0, end=1)
-        else:
-            batch = add_at_opset("Slice", add("Shape", [plan.source]), starts=[0], ends=[1])
+        elif batch is None:
+            shape = self._existing("Shape", [plan.source], {}) or add("Shape", [plan.source])
+            batch = add_at_opset("Slice", shape, starts=[0], ends=[1])
         scaled: dict[int, ir.Value] = {1: batch}
         modulos: dict[tuple[int, int, int], ir.Value] = {}
 
         def times(factor: int) -> ir.Value:
             if factor not in scaled:
-                scaled[factor] = add("Mul", [batch, self.constant(np.array([factor], np.int64), f"{prefix}_k")])
+                scaled[factor] = (self._existing("Mul", [batch, np.array([factor], np.int64)], {})
+                                  or add("Mul", [batch, self.constant(np.array([factor], np.int64), f"{prefix}_k")]))
             return scaled[factor]
 
         pieces: list[ir.Value] = []
@@ -192,6 +197,36 @@ class Editor:
         old.shape = None
         self._batch_shape(BatchShape(expand, 1, plan.source, plan.entries))
 
+    def _existing(self, op: str, inputs: Sequence[ir.Value | np.ndarray], attributes: Mapping[str, int]
+                  ) -> ir.Value | None:
+        """The output of a main-graph node ``op(inputs)`` with these attribute values (defaults: ``start``
+        0, no ``end``), when one exists: arrays match small constants of the same value."""
+        wanted = [input_key(v) if isinstance(v, ir.Value) else array_key(v) for v in inputs]
+        for node in self.graph:
+            if node.op_type != op or node.domain not in ("", "ai.onnx") or len(node.outputs) != 1:
+                continue
+            if [input_key(v) for v in node.inputs] != wanted:
+                continue
+            present = {key: attribute.value for key, attribute in node.attributes.items()}
+            if op == "Shape" and present.get("start") == 0:
+                del present["start"]
+            expected = {key: value for key, value in attributes.items() if not (op == "Shape" and key == "start")}
+            if present == expected:
+                return node.outputs[0]
+        return None
+
+    def share_duplicates(self) -> int:
+        """Common-subexpression elimination over the main graph's shape computations
+        (:func:`graphfix.fixing.sharing.duplicates`): every use of a duplicate reads the node it duplicates.
+        Returns how many nodes now compute nothing used (``cleanup`` removes them)."""
+        merged: set[ir.Node] = set()
+        for duplicate, kept in duplicates(self.graph).items():
+            self.replace_uses(duplicate, kept, graph_outputs=False)
+            producer = duplicate.producer()
+            if producer is not None:
+                merged.add(producer)
+        return len(merged)
+
     def _inline_branch(self, plan: InlineBranch) -> None:
         """The If's ``plan.branch`` takes its place in the If's graph (see :class:`InlineBranch`)."""
         node = plan.node
@@ -217,7 +252,7 @@ class Editor:
         branch.remove(nodes)
         moved: list[ir.Node] = []
         for inner in nodes:
-            array = _constant_array(inner)
+            array = constant_array(inner)
             if array is None or inner.outputs[0] in results:
                 moved.append(inner)
                 continue
@@ -475,19 +510,6 @@ def _values(graph: ir.Graph) -> Iterator[ir.Value]:
     yield from graph.initializers.values()
     for node in graph:
         yield from node.outputs
-
-
-def _constant_array(node: ir.Node) -> np.ndarray | None:
-    """A default-domain Constant node's value as an array (None: another node, or a sparse/string value)."""
-    if node.op_type != "Constant" or node.domain not in ("", "ai.onnx") or len(node.attributes) != 1:
-        return None
-    attribute = next(iter(node.attributes.values()))
-    if attribute.name == "value" and attribute.type is ir.AttributeType.TENSOR:
-        return np.asarray(attribute.as_tensor().numpy())
-    simple = {"value_int": np.int64, "value_ints": np.int64, "value_float": np.float32, "value_floats": np.float32}
-    if attribute.name in simple:
-        return np.asarray(attribute.value, dtype=simple[attribute.name])
-    return None
 
 
 def _attribute(name: str, array: np.ndarray) -> ir.Attr:

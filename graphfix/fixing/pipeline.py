@@ -378,6 +378,7 @@ def _rounds(
         for finding in now:
             editor.apply(finding.fix)
             applied.append(finding)
+        editor.share_duplicates()  # one node per shape computation: two consumers never get two chains
         editor.cleanup()
 
 

@@ -234,3 +234,43 @@ def test_13_resize10_runtime_scales(generated: Callable[[str], Path], capsys: py
     assert compared.returncode == 0, compared.stdout + compared.stderr
     capsys.readouterr()
     assert main(["lint", str(fixed)]) == 0
+
+
+@pytest.mark.parametrize("exporter", ["legacy", "dynamo"])
+def test_06_one_batch_shared_by_both_expands(generated: Callable[[str], Path], capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path, exporter: str) -> None:
+    from collections import Counter
+
+    import onnx
+
+    original = generated("06_shared_batch_chain") / f"06_shared_batch_chain__{exporter}.onnx"
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed)]) == 0
+    model = onnx.load(str(fixed))
+    producers = {o: n for n in model.graph.node for o in n.output}
+    chain: dict[str, onnx.NodeProto] = {}
+    stack = [n.input[1] for n in model.graph.node if n.op_type == "Expand"]
+    while stack:
+        node = producers.get(stack.pop())
+        if node is not None and node.name not in chain:
+            chain[node.name] = node
+            stack.extend(node.input)
+    assert Counter(n.op_type for n in chain.values() if n.op_type != "Constant") == Counter(
+        {"Shape": 1, "Mul": 1, "Concat": 2})
+    assert sum(n.op_type == "Shape" for n in model.graph.node) == 1
+    [shape] = [n for n in chain.values() if n.op_type == "Shape"]
+    attributes = {a.name: a.i for a in shape.attribute}
+    assert shape.input == ["input_ids"] and attributes.get("start", 0) == 0 and attributes["end"] == 1
+    weights = {i.name: onnx.numpy_helper.to_array(i).tolist() for i in model.graph.initializer}
+    [mul] = [n for n in chain.values() if n.op_type == "Mul"]
+    assert list(mul.input[:1]) == list(shape.output) and weights[mul.input[1]] == [4]
+    if exporter == "dynamo":
+        assert shape.name == "node_Shape_0"  # the export's own Shape, read again
+    else:
+        targets = sorted(weights[n.input[1]] for n in model.graph.node if n.op_type == "Reshape")
+        assert targets == sorted([[-1, 16, 3, 4, 8], [-1, 16, 8], [-1, 16, 8], [-1, 16, 8], [-1, 4, 16, 8],
+                                  [-1, 16, 32]])
+    compared = _compare("06_shared_batch_chain", original, fixed)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    capsys.readouterr()
+    assert main(["lint", str(fixed)]) == 0

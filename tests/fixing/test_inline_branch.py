@@ -220,3 +220,11 @@ def test_no_remaining_finding_names_a_node_that_is_gone(text: str):
     result = fix(parse(text), verify=False)
     nodes = {id(n) for n in result.model.graph.all_nodes()}
     assert all(id(f.node) in nodes for f in result.remaining if f.node is not None)
+
+
+def test_a_literal_constant_condition_is_walked_but_left_to_tensorrt():
+    # TensorRT's parser imports only the taken branch of an If whose condition is a constant.
+    text = SQUEEZE_IF.replace("c = Equal (d, one)", "c = Constant <value = bool {1}> ()")
+    found = findings(parse(text))
+    assert not [f for f in found if f.code in ("GF101", "GF901", "GF902")]
+    assert {f.code for f in found} >= {"GF301"}  # the output dims are known through the branch
