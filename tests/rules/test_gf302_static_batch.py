@@ -1,5 +1,8 @@
+import pytest
 from graphs import findings, parse
 
+import graphfix
+from graphfix.errors import GraphfixError
 from graphfix.linting import Safety, SetInputs
 
 
@@ -27,7 +30,8 @@ def test_static_batch_baked_into_a_reshape_needs_unsafe_fixes_too():
     assert list(repair.inputs[1]) == [-1, 256] and repair.check_batch == 2
 
 
-def test_static_batch_baked_into_an_expand_is_not_fixable():
+def test_static_batch_baked_into_an_expand_is_repaired_with_unsafe_fixes():
+    # Issue 8: the Expand's batch slot becomes the batch again (--dynamic-batch --unsafe-fixes).
     model = parse("""
     agraph (float[2, 4, 8] x) => (float[2, 5, 8] y) {
         cls = Constant <value = float[1, 1, 8] {1, 2, 3, 4, 5, 6, 7, 8}> ()
@@ -36,7 +40,12 @@ def test_static_batch_baked_into_an_expand_is_not_fixable():
         y = Concat <axis = 1> (e, x)
     }""")
     [finding] = findings(model, "GF302")
-    assert not finding.fixable and "bake the batch" in finding.reason
+    assert finding.fixable and "bake the batch: Expand(e)" in finding.message
+    assert "Expand(e): input 1 := [x.shape[0], 1, 8]" in finding.message
+    with pytest.raises(GraphfixError, match="unsafe_fixes"):
+        graphfix.fix(model, dynamic_batch=True, verify=False)
+    result = graphfix.fix(model, dynamic_batch=True, unsafe_fixes=True, verify=False)
+    assert result.remaining == [] and result.export_batches == (2,)
 
 
 def test_dynamic_batch_is_clean():
