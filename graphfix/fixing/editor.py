@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import onnx_ir as ir
 
+from graphfix.analyse.operands import operand_of
 from graphfix.ir.graphutil import topological_order
 from graphfix.linting.plans import (
     BatchShape,
@@ -116,14 +117,24 @@ class Editor:
             new_nodes.append(created)
             return created.outputs[0]
 
+        def add_at_opset(op: str, data: ir.Value, **operands: list[int]) -> ir.Value:
+            """``op`` with constant operands written where its schema at the model's opset has them: inputs
+            (Slice-10's bounds, Squeeze-13's axes) or attributes (Slice-1's, Squeeze-11's)."""
+            inputs: dict[int, ir.Value] = {}
+            attributes: dict[str, int | list[int]] = {}
+            for name, values in operands.items():
+                where = operand_of(op, name, opset)
+                if where.index is not None:
+                    inputs[where.index] = self.constant(np.array(values, np.int64), f"{prefix}_{name}")
+                else:
+                    attributes[name] = values
+            ordered = [data, *(inputs[i] for i in range(1, max(inputs, default=0) + 1))]
+            return add(op, ordered, **attributes)
+
         if opset >= 15:
             batch = add("Shape", [plan.source], start=0, end=1)
-        elif opset < 10:  # Slice-1 takes its bounds as attributes
-            batch = add("Slice", [add("Shape", [plan.source])], starts=[0], ends=[1])
         else:
-            shape = add("Shape", [plan.source])
-            batch = add("Slice", [shape, self.constant(np.array([0], np.int64), f"{prefix}_start"),
-                                  self.constant(np.array([1], np.int64), f"{prefix}_end")])
+            batch = add_at_opset("Slice", add("Shape", [plan.source]), starts=[0], ends=[1])
         scaled: dict[int, ir.Value] = {1: batch}
         modulos: dict[tuple[int, int, int], ir.Value] = {}
 
@@ -157,14 +168,7 @@ class Editor:
         if plan.expand is not None:
             result = add("Expand", [self.constant(np.asarray(plan.expand), f"{prefix}_value"), result])
         elif plan.scalar:
-            if opset >= 13:
-                result = add("Squeeze", [result, self.constant(np.array([0], np.int64), f"{prefix}_axes")])
-            else:
-                name = self._unique(f"graphfix/{prefix}/Squeeze")
-                squeeze = ir.node("Squeeze", [result], attributes={"axes": [0]}, name=name)
-                squeeze.outputs[0].name = self._unique(f"{name}_output")
-                new_nodes.append(squeeze)
-                result = squeeze.outputs[0]
+            result = add_at_opset("Squeeze", result, axes=[0])
         self.graph.insert_before(node, new_nodes)
         node.replace_input_with(plan.index, result)
 
