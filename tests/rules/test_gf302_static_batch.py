@@ -1,7 +1,10 @@
 import numpy as np
+import pytest
 from graphs import findings, parse, run, save
 
+import graphfix
 from graphfix.cli import main
+from graphfix.errors import GraphfixError
 from graphfix.linting import BatchShape, Safety, SetInputs
 
 
@@ -49,6 +52,12 @@ def test_static_batch_baked_into_an_expand_is_repaired_with_the_batch_of_the_inp
     x = np.random.default_rng(0).standard_normal((3, 4, 8)).astype(np.float32)
     cls = np.broadcast_to(np.arange(1, 9, dtype=np.float32), (3, 1, 8))
     np.testing.assert_array_equal(run(fixed, {"x": x})[0], np.concatenate([cls, x], axis=1))
+    assert "bake the batch: Expand(e)" in finding.message
+    assert "Expand(e): input 1 := [x.shape[0], 1, 8]" in finding.message
+    with pytest.raises(GraphfixError, match="unsafe_fixes"):
+        graphfix.fix(model, dynamic_batch=True, verify=False)
+    result = graphfix.fix(model, dynamic_batch=True, unsafe_fixes=True, verify=False)
+    assert result.remaining == [] and result.export_batches == (2,)
 
 
 def test_dynamic_batch_is_clean():
