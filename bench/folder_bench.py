@@ -5,8 +5,8 @@ Small: bench/.cache/folder-N/ (git-ignored) holds N models in sub-folders: copie
 (samples/detector_legacy.onnx, and samples/detector_dynamo.onnx with its external-data sidecar), so half
 the files have a `.onnx.data` beside them that must not be taken for a model.
 
-Large (`--large K`): bench/.cache/large-K/ holds K copies of the GPT-2-medium-sized export's graph file
-(about 1.3 MB, 2603 nodes), each beside a symbolic link to the one 1.6 GB external-data file (lint reads no
+Large (`--large K`): $TMPDIR/graphfix-bench/large-K/ holds K copies of the GPT-2-medium-sized export's graph
+file (about 1.3 MB, 2603 nodes), each beside a hard link to the one 1.6 GB external-data file (lint reads no
 weights). The model is made by bench/make_large_model.py when missing (see startup_bench.py).
 
 Each configuration runs as a subprocess, `graphfix lint FOLDER --format json` with `--jobs J`, or without
@@ -66,15 +66,17 @@ def large_model() -> Path:
 
 
 def make_large_folder(count: int) -> Path:
+    """Beside the large model (same file system): hard links to its data (graphfix refuses a symbolic link
+    that leads out of the model's folder)."""
     model = large_model()
-    folder = ROOT / "bench" / ".cache" / f"large-{count}"
+    folder = model.parent.parent / f"large-{count}"
     if folder.exists():
         shutil.rmtree(folder)
     for i in range(count):
         sub = folder / f"model{i:02d}"
         sub.mkdir(parents=True)
         shutil.copy(model, sub / "model.onnx")
-        (sub / "model.onnx.data").symlink_to(model.parent / "model.onnx.data")
+        os.link(model.parent / "model.onnx.data", sub / "model.onnx.data")
     return folder
 
 

@@ -221,6 +221,8 @@ class RuntimeShapeComputation(Rule):
     def baked(self, ctx: Context, node: ir.Node, value: ir.Value) -> str | None:
         """Why ``value`` holds the export batch rather than a constant (None when it does not)."""
         analysis = ctx.analysis
+        if node in analysis.repairs:
+            return "bakes the batch (the analysis walks it as if repaired)"
         if node.op_type == "Reshape" and baked_reshape_target(analysis, node).value is not None:
             return "bakes the export batch in the Reshape's batch slot"
         data = node.inputs[0] if node.inputs else None

@@ -23,6 +23,17 @@ y = x.reshape(-1, 128)        # the batch is -1; the rest is what the export bat
 
 An output declared with the export batch (``[2, 5]``) although it follows the batch gets a dynamic dim 0.
 
+A batch-1 tensor viewed with the batch of the input (a buffer ``[1, 80, 128]`` and
+``guide.view(bs, -1, 4, 32)``) is right only at batch 1: at other batches it splits the 80 rows between
+the samples, or fails. Its repair keeps the tensor's own batch of 1 (target ``[1, -1, 4, 32]``) and expands
+the result to the batch (``Concat(Shape(x)[0:1], [80, 4, 32])``), as ``guide.expand(bs, ...)`` before the
+view would; no Expand is written where broadcasting downstream already gives it the batch.
+
+Every message names the likely Python cause: ``int()``, ``float()``, ``.item()``, ``.tolist()`` or
+``.data`` of a size, a batch size written in the code, a batch-1 tensor mixed with the batch,
+``torch.zeros/full/arange`` or ``repeat``/``expand`` with a Python batch. The analysis walks each baked
+Reshape as if repaired, so one lint finds them all (a failing Reshape no longer hides the ones after it).
+
 The batch is also baked outside Reshape, where a Python int sized a tensor: a Tile's repeats
 (``g.repeat(n, 1, 1, 1)``), an Expand or ConstantOfShape shape (``torch.zeros/ones/full((n, ...))``), a
 Range limit (``torch.arange(n)``), a Slice end on the batch axis (``x[:n]``), or a constant the exporter
@@ -57,14 +68,19 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.analyse import Kind
+from graphfix.analyse.analysis import Analysis
+from graphfix.analyse.baked import describe_runs
 from graphfix.analyse.batch_slots import BakedSlot
+from graphfix.analyse.facts import BakedReshape
 from graphfix.analyse.rewrites import baked_reshape_target, batch_source
 from graphfix.ir import node_label
 from graphfix.linting import (
     BatchShape,
     Context,
+    ExpandOutput,
     Finding,
     FixAvailability,
+    FixPlan,
     Rule,
     Safety,
     SetDims,
@@ -91,8 +107,12 @@ class BakedBatch(Rule):
             ctx.skip(None, "no input has a dynamic batch")
             return
         seen: set[ir.Node] = set()
+        for repair in analysis.repairs.values():
+            seen.add(repair.node)
+            if repair.kind != "resize-sizes":  # GF201 reports a Resize's baked sizes
+                yield self.repaired(ctx, repair)
         for node in analysis.nodes("Reshape"):
-            if len(node.inputs) < 2 or node.inputs[1] is None:
+            if len(node.inputs) < 2 or node.inputs[1] is None or node in seen:
                 continue
             runtime = analysis.is_runtime(node.inputs[1])
             if runtime and analysis.value_kind(node.inputs[1]) is not Kind.CONSTANT:
@@ -113,19 +133,62 @@ class BakedBatch(Rule):
                 node, fix=(plan,), safety=Safety.UNSAFE)
         yield from self.check_outputs(ctx)
         for slot in analysis.batch.baked_slots:
+            if slot.node in analysis.repairs:
+                continue  # reported above, with the repair the analysis walked
             seen.add(slot.node)
             yield self.slot_finding(ctx, slot)
         for origin, failing in analysis.batch.baked_origins.items():
             if origin in seen:
                 continue
             seen.add(origin)
-            shape = analysis.shape(origin.outputs[0])
-            dim = shape[0] if shape else "?"
+            facts = analysis.facts.get(origin.outputs[0]) if origin.outputs else None
+            dims = [s[0] for s in (facts.shapes if facts is not None else []) if s and s[0] is not None]
+            fixed = f"a fixed dim 0 of {dims[0]}" if dims else "a fixed dim 0 (the export batch)"
             reason = f"{origin.op_type} to a fixed batch needs the batch at run time; take it from x.shape[0]"
+            cause = _CAUSES.get(origin.op_type, _CAUSES["Reshape"])
             yield self.finding(
-                f"{origin.op_type} {node_label(origin)!r} produces a fixed dim 0 of {dim}, so "
-                f"{failing.op_type} {node_label(failing)!r} fails at other batch sizes; not fixable: {reason}",
+                f"{origin.op_type} {node_label(origin)!r} produces {fixed}, so {failing.op_type} "
+                f"{node_label(failing)!r} fails at other batch sizes; likely cause: {cause}; not fixable: {reason}",
                 origin, reason=reason)
+
+    def repaired(self, ctx: Context, repair: BakedReshape) -> Finding:
+        """A Reshape that bakes the batch (the analysis saw through it): what it does, where it likely comes
+        from, and its repair."""
+        analysis = ctx.analysis
+        node = repair.node
+        data, target = node.inputs[0], node.inputs[1]
+        assert data is not None and target is not None
+        runtime = analysis.is_runtime(target)
+        shown = analysis.describe_entries(target)
+        chain = f" ({analysis.describe_chain(target)})" if runtime else ""
+        source = batch_source(analysis)
+        if repair.kind == "batch-less-input":
+            origin = _constant_origin(analysis, data, repair.axis)
+            whence = f" (it comes from the constant {origin.name!r})" if origin is not None else ""
+            shape = analysis.shape(data) or ()
+            fixed = (f"a fixed dim {repair.axis} of 1" if repair.axis < len(shape) and shape[repair.axis] == 1
+                     else f"no batch (a fixed shape [{', '.join(map(str, shape))}])")
+            what = (f"Reshape {node_label(node)!r} reshapes {data.name!r}, which has {fixed}{whence}, to a target "
+                    f"whose dim {repair.axis} is the run-time batch ({shown}{chain}): the model is "
+                    f"{describe_runs(repair)}")
+            cause = ("likely cause: a batch-1 tensor (a buffer or parameter) viewed with the batch of the input "
+                     "(t.view(bs, ...)); give it to every sample first (t.expand(bs, ...))")
+        else:
+            what = (f"Reshape {node_label(node)!r} target {shown}{chain} bakes in batch {repair.export_batch} "
+                    f"(the export batch) where its input {data.name!r} carries the batch in dim 0: it is "
+                    f"{describe_runs(repair)}")
+            cause = ("likely cause: the batch read as a Python number during export (int(), float(), .item(), "
+                     ".tolist() or .data of a size, or a batch size written in the code); use x.shape[0] or -1")
+        plans: list[FixPlan] = [SetInputs(node, {1: np.array(repair.target, dtype=np.int64)},
+                                          check_batch=repair.export_batch)]
+        if repair.expand is not None:
+            if source is None:
+                return self.finding(f"{what}; {cause}; not fixable: no graph input carries the batch", node,
+                                    reason="no graph input carries the batch")
+            plans.append(ExpandOutput(node, source, repair.expand))
+        fixed = " then ".join(p.describe().split(": ", 1)[1] for p in plans)
+        return self.finding(f"{what}; {cause}; fixable as {fixed} (--unsafe-fixes)", node, fix=tuple(plans),
+                            safety=Safety.UNSAFE)
 
     def slot_finding(self, ctx: Context, slot: BakedSlot) -> Finding:
         """A Tile / Expand / ConstantOfShape / Range / Slice input or a stored constant holding the batch."""
@@ -178,3 +241,34 @@ class BakedBatch(Rule):
             dims = (symbol, *(declared_dim(d) for d in value.shape[1:]))
             yield self.finding(f"output {value.name!r} declares dim 0 as {value.shape[0]} but it follows the "
                                f"batch; fixable as {symbol!r}", None, fix=(SetDims(value, dims),))
+
+
+_CAUSES = {
+    "Reshape": "the batch read as a Python number during export (int(), .item(), .tolist() or .data of a size)",
+    "Expand": "x.expand(b, ...) with b a Python number (int() or .item() of a size, or a batch-1 tensor mixed "
+              "with the batch)",
+    "Tile": "x.repeat(b, ...) with b a Python number (int() or .item() of a size)",
+    "ConstantOfShape": "torch.zeros/ones/full((b, ...)) with b a Python number (int() or .item() of a size)",
+    "Range": "torch.arange(b) with b a Python number (int() or .item() of a size)",
+    "Slice": "x[:n] with n the batch as a Python number (int() or .item() of a size)",
+}
+
+
+def _constant_origin(analysis: Analysis, value: ir.Value, axis: int) -> ir.Value | None:
+    """The stored tensor (initializer or Constant) upstream of ``value`` with its rank and a 1 at ``axis``."""
+    shape = analysis.shape(value)
+    stack, seen = [value], set()
+    while stack:
+        current = stack.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        producer = current.producer()
+        if producer is None or producer.op_type == "Constant":
+            found = analysis.shape(current)
+            if found is not None and shape is not None and len(found) == len(shape) and axis < len(found) \
+                    and found[axis] == 1:
+                return current
+            continue
+        stack.extend(v for v in producer.inputs if v is not None)
+    return None

@@ -68,9 +68,14 @@ class ResizeBySizes(Rule):
             shown = analysis.describe_entries(sizes) if analysis.facts[sizes].known() else "unknown"
             origin = analysis.describe_chain(sizes) if runtime else "a constant"
             what = f"Resize {node_label(node)!r} takes sizes {shown} ({origin})"
-            rewrite = resize_scales(analysis, node)
+            # A Resize the analysis walks as if repaired has hypothetical output shapes: its sizes stay baked.
+            repaired = node in analysis.repairs
+            rewrite = resize_scales(analysis, node) if not repaired else baked_resize_scales(analysis, node)
             safety = Safety.SAFE
-            if rewrite.value is None and not runtime:
+            if repaired and rewrite.value is not None:
+                safety = Safety.UNSAFE
+                what += f", which bakes in batch {rewrite.export_batch}"
+            elif rewrite.value is None and not runtime:
                 baked = baked_resize_scales(analysis, node)
                 if baked.value is not None:
                     rewrite, safety = baked, Safety.UNSAFE

@@ -67,6 +67,17 @@ class AnalysisIncomplete(Rule):
                 # with a reference the analysis sees through it and there is no issue to report.
                 ctx.skip(issue.node, "a custom op without a reference: the custom-op rule reports it")
                 continue
+            if issue.probe is not None and issue.probe == analysis.dim_probe:
+                # Fails only when a dynamic non-batch dim moves: a size frozen at export, not the batch.
+                moved = analysis.probes[issue.probe].dims
+                names = ", ".join(f"{k.removeprefix('sym:')} {analysis.probes[0].dims[k]} -> {v}" for k, v in moved.items()
+                                  if analysis.probes[0].dims.get(k) != v)
+                yield self.finding(f"{issue.node.op_type} {node_label(issue.node)!r} fails when a dynamic non-batch "
+                                   f"dim changes ({names}) but not at other batch sizes: a non-batch dim (H, W or "
+                                   "a length) was frozen at export (int() of x.shape[2] or similar): "
+                                   f"{issue.message}; pin it with --input-shape or re-export with sizes taken "
+                                   "from x.shape", issue.node, reason="frozen non-batch dim")
+                continue
             at = f" at batch {analysis.probes[issue.probe].batch}" if issue.probe is not None else ""
             yield self.finding(f"{issue.node.op_type} {node_label(issue.node)!r}{at}: {issue.message}",
                                issue.node, reason=issue.kind)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.analyse.facts import BATCH_PROBES, DynamicDim, Facts, Issue, Kind, Probe, Shape
+from graphfix.analyse.facts import BATCH_PROBES, BakedReshape, DynamicDim, Facts, Issue, Kind, Probe, Shape
 from graphfix.analyse.ops import is_standard
 from graphfix.ir.loading import LoadedModel, default_opset
 
@@ -42,6 +42,8 @@ class Analysis:
     assume_batch: bool = False  # dim 0 of every input was taken as the batch, static or not
     unshaped_inputs: list[str] = field(default_factory=list)
     custom_ops: Registry | None = None  # reference implementations the walk runs custom ops with
+    # Reshapes that bake the batch, walked as if repaired (graphfix.analyse.baked): hypothetical facts after them.
+    repairs: dict[ir.Node, BakedReshape] = field(default_factory=dict)
     _chains: dict[ir.Value, tuple[list[ir.Node], list[ir.Value]]] = field(
         default_factory=dict, repr=False, compare=False)
 

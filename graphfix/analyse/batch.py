@@ -19,7 +19,7 @@ import onnx_ir as ir
 
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.batch_slots import BakedSlot, find_baked_slots
-from graphfix.analyse.facts import Kind
+from graphfix.analyse.facts import BakedReshape, Kind
 from graphfix.analyse.operands import SHAPED_BY_OPERAND, input_value
 from graphfix.analyse.rewrites import baked_reshape_target, fails_downstream
 from graphfix.ir.graphutil import node_label
@@ -35,6 +35,13 @@ class StaticBatch:
     blockers: tuple[str, ...]  # nodes that bake the batch (sorted labels)
     failed: tuple[str, ...]  # nodes that fail at other batch sizes for other reasons (sorted labels)
     bad_outputs: tuple[str, ...]  # outputs whose dim 0 does not follow the inputs' dim 0
+    repairs: tuple[BakedReshape, ...] = ()  # the Reshapes among the blockers, with their repairs
+
+    @property
+    def repairable(self) -> bool:
+        """Whether every node that bakes the batch is a Reshape with a repair (``--unsafe-fixes``)."""
+        repaired = {node_label(r.node) for r in self.repairs}
+        return bool(self.repairs) and set(self.blockers) <= repaired and not self.failed and not self.bad_outputs
 
     @property
     def can_be_dynamic(self) -> bool:
@@ -44,9 +51,9 @@ class StaticBatch:
     @property
     def reason(self) -> str | None:
         """Why dim 0 cannot be made dynamic, or None when it can."""
-        problems = self.blockers or self.failed
+        problems = [*self.blockers, *(f for f in self.failed if f not in self.blockers)]
         if problems:
-            return f"{len(problems)} node(s) bake the batch: {', '.join(problems[:3])}"
+            return f"{len(problems)} node(s) bake the batch: {', '.join(problems[:8])}"
         if self.bad_outputs:
             return f"outputs {', '.join(self.bad_outputs)} do not follow dim 0 of the inputs"
         return None
@@ -65,7 +72,10 @@ class BatchFacts:
         analysis = self.analysis
         result: dict[ir.Node, ir.Node] = {}
         failing_nodes: list[ir.Node] = []
+        dim_probe = analysis.dim_probe
         for issue in analysis.issues:
+            if issue.probe is not None and issue.probe == dim_probe:
+                continue  # fails only when a non-batch dim moves: a frozen H/W, not the batch
             if issue.kind in ("inference-failed", "volume-mismatch") and issue.node not in failing_nodes:
                 failing_nodes.append(issue.node)
         for node in failing_nodes:
@@ -103,7 +113,7 @@ class BatchFacts:
     def explained_failures(self) -> frozenset[ir.Node]:
         """Nodes whose failures at other batch sizes follow from a baked batch (the cause is reported)."""
         origins = self.baked_origins
-        explained = set(origins) | set(origins.values()) | set(self.baked_reshapes)
+        explained = set(origins) | set(origins.values()) | set(self.baked_reshapes) | set(self.analysis.repairs)
         explained.update(s.node for s in self.baked_slots)
         explained.update(s.failing for s in self.baked_slots if s.failing is not None)
         for node in self.analysis.order:  # topological: one pass reaches every descendant
@@ -170,7 +180,7 @@ class BatchFacts:
         if not analysis.has_batch_probes:
             return []
         wanted = {int(b) for b in export_batches if int(b) >= 2}
-        found: list[str] = []
+        found = [f"{node.op_type} {node_label(node)!r} bakes the batch" for node in analysis.repairs]
         dim_probe = analysis.dim_probe
         for issue in analysis.issues:
             if issue.kind not in ("inference-failed", "volume-mismatch"):
@@ -231,12 +241,13 @@ class BatchFacts:
         if not inputs or not all(isinstance(d, int) for d in first_dims):
             return None
         assumed = analyse(analysis.loaded, analysis.pinned, assume_batch=True, custom_ops=analysis.custom_ops)
-        blockers = sorted({node_label(n) for n in assumed.batch.baked_origins})
+        blockers = sorted({node_label(n) for n in [*assumed.batch.baked_origins, *assumed.repairs]})
         failed = sorted({node_label(i.node) for i in assumed.issues if i.kind != "data-dependent"})
         outputs = [v for v in graph.outputs if v.shape is not None and len(v.shape) > 0]
         bad_outputs = [v.name or "" for v in outputs if assumed.dim_kind(v, 0) is not Kind.BATCH]
         return StaticBatch(tuple(sorted({int(d) for d in first_dims if isinstance(d, int)})), tuple(inputs),
-                           tuple(outputs), tuple(blockers), tuple(failed), tuple(bad_outputs))
+                           tuple(outputs), tuple(blockers), tuple(failed), tuple(bad_outputs),
+                           tuple(assumed.repairs.values()))
 
 
 # Ops whose output dim 0 follows the input's batch unless a constant that bakes it says otherwise.

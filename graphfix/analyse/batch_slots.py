@@ -83,7 +83,10 @@ def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
         return []
     found: dict[tuple[ir.Node, int], BakedSlot] = {}
     failing: list[ir.Node] = []
+    dim_probe = analysis.dim_probe
     for issue in analysis.issues:
+        if issue.probe is not None and issue.probe == dim_probe:
+            continue  # fails only when a non-batch dim moves: a frozen H/W, not the batch
         if issue.kind in ("inference-failed", "volume-mismatch") and issue.node not in failing:
             failing.append(issue.node)
     for node in failing:
@@ -138,6 +141,8 @@ def _slots_at_failure(analysis: Analysis, node: ir.Node) -> list[BakedSlot]:
         dim = shape[0]
         if form is None or dim is None or form[1] != 0 or form[0].denominator != 1:
             continue
+        if dim == 1 and node.op_type in BROADCASTING:
+            continue  # one row broadcasts to any batch: not what fails here
         alpha = int(form[0])
         if dim % alpha:
             continue

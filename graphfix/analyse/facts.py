@@ -77,3 +77,32 @@ class DynamicDim:
     axis: int
     symbol: str
     is_output: bool
+
+
+@dataclass(frozen=True)
+class BakedReshape:
+    """A Reshape (or a Resize by ``sizes``) that bakes the export batch, and what it gives when repaired.
+
+    ``kind`` is ``"batch-slot"`` (the input carries the batch in dim 0 and the target holds the export
+    batch ``export_batch`` where the batch belongs: ``[2, 16, 8, 8]``, ``[8, 16, 16]``, ``[2, -1]``) or
+    ``"batch-less-input"`` (a tensor without a batch, dim 0 of 1 from a constant, reshaped to a target whose
+    dim ``axis`` is the run-time batch: right only at batch 1). ``target`` is the repaired Reshape target;
+    ``expand`` the shape vector (``int`` or ``("batch", k)`` entries) the repaired output is expanded to,
+    or None when no Expand is needed. ``shapes`` is the repaired output's shape at each probe: the walk
+    uses it in place of the failing or wrong one, so the analysis sees through the node (those facts are
+    hypothetical: rules never offer the baked target as a safe constant). ``runs`` says, per batch size
+    1..5 other than ``export_batch``, whether the original ``"fails"`` there or runs ``"wrong"``.
+    A Resize whose constant ``sizes`` hold the export batch is kind ``"resize-sizes"``: ``scales`` are
+    what repairs it (GF201 reports it; GF302 repairs it with the Reshapes of a static batch).
+    """
+
+    node: ir.Node
+    kind: str
+    export_batch: int
+    axis: int
+    original: tuple[int, ...]  # the target at the export batch
+    target: tuple[int, ...]
+    expand: tuple[int | tuple[str, int], ...] | None
+    shapes: tuple[Shape, ...]
+    runs: tuple[tuple[int, str], ...]
+    scales: tuple[float, ...] = ()

@@ -122,7 +122,9 @@ def baked_reshape_target(analysis: Analysis, node: ir.Node) -> Rewrite:
 
 def fails_downstream(analysis: Analysis, node: ir.Node) -> bool:
     """Whether ``node`` or a node fed by it fails at the batch probes (a volume or broadcast mismatch)."""
-    failing = {i.node for i in analysis.issues if i.kind in ("inference-failed", "volume-mismatch")}
+    dim_probe = analysis.dim_probe
+    failing = {i.node for i in analysis.issues if i.kind in ("inference-failed", "volume-mismatch")
+               and (i.probe is None or i.probe != dim_probe)}
     if not failing:
         return False
     seen: set[ir.Node] = set()

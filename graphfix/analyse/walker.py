@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from graphfix.plugins.registry import Registry
 
 from graphfix.analyse.analysis import Analysis
+from graphfix.analyse.baked import see_through
 from graphfix.analyse.evaluator import NotEvaluable, attribute, constant_value, evaluate, is_shape_like
-from graphfix.analyse.facts import BATCH, BATCH_PROBES, DIM_PROBES, DynamicDim, Facts, Issue, Probe, Shape
+from graphfix.analyse.facts import BATCH, BATCH_PROBES, DIM_PROBES, BakedReshape, DynamicDim, Facts, Issue, Probe, Shape
 from graphfix.analyse.operands import is_standard, shape_input_indices
 from graphfix.analyse.ops import DATA_DEPENDENT_OPS
 from graphfix.errors import UsageError
@@ -118,11 +119,17 @@ def analyse(
             if axis > 0 and not isinstance(dim, int):
                 dynamic_dims.append(DynamicDim(value, axis, str(dim.value or "?"), True))
 
-    analysis = Analysis(loaded, probes, input_dims, topological_order(graph), pinned=pinned,
-                        dynamic_dims=dynamic_dims, batch_declared=batch_declared, assume_batch=assume_batch,
-                        unshaped_inputs=unshaped, custom_ops=custom_ops)
-    _Walker(analysis, real_inputs, initializer_values).run()
-    return analysis
+    order = topological_order(graph)
+
+    def walk(repairs: dict[ir.Node, BakedReshape]) -> Analysis:
+        analysis = Analysis(loaded, probes, input_dims, order, pinned=pinned, dynamic_dims=dynamic_dims,
+                            batch_declared=batch_declared, assume_batch=assume_batch, unshaped_inputs=unshaped,
+                            custom_ops=custom_ops, repairs=repairs)
+        _Walker(analysis, real_inputs, initializer_values).run()
+        return analysis
+
+    # Reshapes that bake the batch are walked again as if repaired, so one analysis sees every one of them.
+    return see_through(walk({}), walk)
 
 
 def _dtype(value: ir.Value) -> int:
@@ -210,6 +217,13 @@ class _Walker:
             return
         if standard and op in ("Shape", "Size"):
             self.visit_shape(node, inputs[0])
+            return
+        repair = self.analysis.repairs.get(node)
+        if repair is not None:  # a baked Reshape, seen through: its output as if repaired (hypothetical)
+            if inputs[0] is not None and inputs[0].dtype:
+                self._inferred_dtypes[node.outputs[0]] = inputs[0].dtype
+            self.set_outputs(node, [[shape] for shape in repair.shapes], [[None]] * self.count, runtime=True,
+                             derived=derived)
             return
         if standard and op == "If" and self.depth < 8 and self.visit_if(node):
             return

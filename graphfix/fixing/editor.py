@@ -18,10 +18,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.fixing.sharing import array_key, constant_array, duplicates, input_key
+from graphfix.fixing.sharing import constant_array, defined_values, duplicates, existing
 from graphfix.ir.graphutil import topological_order
 from graphfix.linting.plans import (
     BatchShape,
+    ExpandOutput,
     FixPlan,
     InlineBranch,
     ReplaceOp,
@@ -53,6 +54,8 @@ class Editor:
                 self._set_dims(plan)
             elif isinstance(plan, BatchShape):
                 self._batch_shape(plan)
+            elif isinstance(plan, ExpandOutput):
+                self._expand_output(plan)
             elif isinstance(plan, ReplaceOp):
                 self._replace_op(plan)
             elif isinstance(plan, InlineBranch):
@@ -64,6 +67,8 @@ class Editor:
 
     def _set_inputs(self, plan: SetInputs) -> None:
         node = plan.node
+        if plan.check_batch is not None:
+            self._forget_shapes()  # a repaired batch: shapes declared with the export batch are stale
         needed = max(plan.inputs) + 1
         if len(node.inputs) < needed:
             node.resize_inputs(needed)
@@ -105,7 +110,7 @@ class Editor:
         prefix = f"{node.name or node.op_type}_in{plan.index}"
         new_nodes: list[ir.Node] = []
 
-        def add(op: str, inputs: list[ir.Value], **attributes: int) -> ir.Value:
+        def add(op: str, inputs: list[ir.Value], **attributes: int | list[int]) -> ir.Value:
             name = self._unique(f"graphfix/{prefix}/{op}")
             created = ir.node(op, inputs, attributes=attributes or None, name=name)
             created.outputs[0].name = self._unique(f"{name}_output")
@@ -113,11 +118,14 @@ class Editor:
             return created.outputs[0]
 
         # One run-time batch per source: an existing Shape(source)[0:1] (and Mul of it) is read again.
-        batch = self._existing("Shape", [plan.source], {"start": 0, "end": 1}) if opset >= 15 else None
+        batch = existing(self.graph, "Shape", [plan.source], {"start": 0, "end": 1}) if opset >= 15 else None
         if batch is None and opset >= 15:
             batch = add("Shape", [plan.source], start=0, end=1)
+        elif batch is None and opset < 10:  # Slice-1 takes its bounds as attributes
+            shape = existing(self.graph, "Shape", [plan.source], {}) or add("Shape", [plan.source])
+            batch = add("Slice", [shape], starts=[0], ends=[1])
         elif batch is None:
-            shape = self._existing("Shape", [plan.source], {}) or add("Shape", [plan.source])
+            shape = existing(self.graph, "Shape", [plan.source], {}) or add("Shape", [plan.source])
             batch = add("Slice", [shape, self.constant(np.array([0], np.int64), f"{prefix}_start"),
                                   self.constant(np.array([1], np.int64), f"{prefix}_end")])
         scaled: dict[int, ir.Value] = {1: batch}
@@ -125,7 +133,7 @@ class Editor:
 
         def times(factor: int) -> ir.Value:
             if factor not in scaled:
-                scaled[factor] = (self._existing("Mul", [batch, np.array([factor], np.int64)], {})
+                scaled[factor] = (existing(self.graph, "Mul", [batch, np.array([factor], np.int64)], {})
                                   or add("Mul", [batch, self.constant(np.array([factor], np.int64), f"{prefix}_k")]))
             return scaled[factor]
 
@@ -165,24 +173,6 @@ class Editor:
         self.graph.insert_before(node, new_nodes)
         node.replace_input_with(plan.index, result)
 
-    def _existing(self, op: str, inputs: Sequence[ir.Value | np.ndarray], attributes: Mapping[str, int]
-                  ) -> ir.Value | None:
-        """The output of a main-graph node ``op(inputs)`` with these attribute values (defaults: ``start``
-        0, no ``end``), when one exists: arrays match small constants of the same value."""
-        wanted = [input_key(v) if isinstance(v, ir.Value) else array_key(v) for v in inputs]
-        for node in self.graph:
-            if node.op_type != op or node.domain not in ("", "ai.onnx") or len(node.outputs) != 1:
-                continue
-            if [input_key(v) for v in node.inputs] != wanted:
-                continue
-            present = {key: attribute.value for key, attribute in node.attributes.items()}
-            if op == "Shape" and present.get("start") == 0:
-                del present["start"]
-            expected = {key: value for key, value in attributes.items() if not (op == "Shape" and key == "start")}
-            if present == expected:
-                return node.outputs[0]
-        return None
-
     def share_duplicates(self) -> int:
         """Common-subexpression elimination over the main graph's shape computations
         (:func:`graphfix.fixing.sharing.duplicates`): every use of a duplicate reads the node it duplicates.
@@ -195,17 +185,37 @@ class Editor:
                 merged.add(producer)
         return len(merged)
 
+    def _expand_output(self, plan: ExpandOutput) -> None:
+        node = plan.node
+        old = node.outputs[0]
+        base = node.name or node.op_type
+        placeholder = self.constant(np.array([1], np.int64), f"{base}_expand")
+        expand = ir.node("Expand", [old, placeholder], name=self._unique(f"graphfix/{base}/Expand"))
+        self._graph_of(node).insert_after(node, expand)
+        result = expand.outputs[0]
+        result.name = self._unique(f"{old.name or base}_expanded")
+        result.type = old.type
+        is_output = old in self.graph.outputs
+        self.replace_uses(old, result, keep=expand)
+        if is_output:  # the graph output keeps its name and declared shape
+            name = old.name or ""
+            old.name = self._unique(f"{name}_unexpanded")
+            result.name = name
+            result.shape = old.shape
+        old.shape = None
+        self._batch_shape(BatchShape(expand, 1, plan.source, plan.entries))
+
     def _inline_branch(self, plan: InlineBranch) -> None:
         """The If's ``plan.branch`` takes its place in the If's graph (see :class:`InlineBranch`)."""
         node = plan.node
         parent = self._graph_of(node)
         branch = node.attributes[plan.branch].as_graph()
         inside = set(_graphs(branch))
-        outside_values = {v.name for g in self.graphs() if g not in inside for v in _values(g)}
+        outside_values = {v.name for g in self.graphs() if g not in inside for v in defined_values(g)}
         outside_nodes = {n.name for g in self.graphs() if g not in inside for n in g}
         self._names.update(name for name in outside_values if name)
         for graph in inside:  # ONNX names are one namespace across scopes: the branch's names move out
-            for value in _values(graph):
+            for value in defined_values(graph):
                 if value.name in outside_values and value not in graph.inputs:
                     self.rename(value, self._unique(value.name or "graphfix/branch"))
             for inner in graph:
@@ -262,7 +272,19 @@ class Editor:
         return name
 
     def _set_dims(self, plan: SetDims) -> None:
+        if plan.value in self.graph.inputs and plan.value.shape is not None and any(
+                not isinstance(d, int) for d in plan.dims) and all(isinstance(d, int) for d in plan.value.shape):
+            self._forget_shapes()  # a static input made dynamic: intermediate shapes declared static are stale
         self.set_shape(plan.value, plan.dims)
+
+    def _forget_shapes(self) -> None:
+        """Drop the declared shapes (not the types) of the main graph's intermediate values: ONNX Runtime
+        would otherwise fuse nodes with the stale static shapes."""
+        kept = {*self.graph.inputs, *self.graph.outputs, *self.graph.initializers.values()}
+        for node in self.graph:
+            for value in node.outputs:
+                if value not in kept:
+                    value.shape = None
 
     def constant(self, array: np.ndarray, hint: str, graph: ir.Graph | None = None) -> ir.Value:
         """A new initializer of ``graph`` (default: the main graph) holding ``array``, named after ``hint``
@@ -458,14 +480,6 @@ class Editor:
         if not isinstance(graph, ir.Graph):
             raise ValueError(f"node {node.name!r} is not in a graph")
         return graph
-
-
-def _values(graph: ir.Graph) -> Iterator[ir.Value]:
-    """The values a graph defines: inputs, initializers, node outputs."""
-    yield from graph.inputs
-    yield from graph.initializers.values()
-    for node in graph:
-        yield from node.outputs
 
 
 def _attribute(name: str, array: np.ndarray) -> ir.Attr:

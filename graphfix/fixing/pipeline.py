@@ -108,7 +108,13 @@ def allowed(finding: Finding, *, unsafe: bool, dynamic_batch: bool) -> bool:
     return (finding.safety is Safety.SAFE
             or (finding.safety is Safety.UNSAFE and unsafe)
             or finding.safety is Safety.NEEDS_SHAPE  # only produced for inputs the user pinned
-            or (finding.safety is Safety.NEEDS_DYNAMIC_BATCH and dynamic_batch))
+            or (finding.safety is Safety.NEEDS_DYNAMIC_BATCH and dynamic_batch
+                and (unsafe or not repairs_baked_batch(finding))))
+
+
+def repairs_baked_batch(finding: Finding) -> bool:
+    """Whether a fix also repairs a baked batch (a plan verified at the export batch): ``unsafe_fixes``."""
+    return any(isinstance(p, SetInputs) and p.check_batch is not None for p in finding.fix)
 
 
 def plan_keys(plan: FixPlan) -> set[tuple[object, ...]]:
@@ -335,7 +341,7 @@ def _rounds(
         report, ctx = lint_loaded(loaded, options, selected, ignored)
         if rounds == 0:
             if dynamic_batch:
-                _check_dynamic_batch(report.findings, loaded.label)
+                _check_dynamic_batch(report.findings, loaded.label, unsafe)
             # A baked batch means the original only runs at that batch: verify there, fixed or not.
             export_batches.update(p.check_batch for f in report.findings for p in f.fix
                                   if isinstance(p, (SetInputs, BatchShape)) and p.check_batch is not None)
@@ -415,12 +421,17 @@ def _own_copy(loaded: LoadedModel) -> LoadedModel:
     return LoadedModel(copy, None, loaded.label)
 
 
-def _check_dynamic_batch(findings: list[Finding], label: str) -> None:
+def _check_dynamic_batch(findings: list[Finding], label: str, unsafe: bool) -> None:
     """``dynamic_batch=True`` on a model whose batch cannot be made dynamic is refused, with the reason."""
     refused = [f for f in findings if f.safety is Safety.NEEDS_DYNAMIC_BATCH and not f.fixable]
     if refused:
         raise GraphfixError(f"{label}: dynamic_batch=True refused: {refused[0].reason}",
                             parameters=("dynamic_batch=True",))
+    baked = [f for f in findings if f.safety is Safety.NEEDS_DYNAMIC_BATCH and repairs_baked_batch(f)]
+    if baked and not unsafe:
+        raise GraphfixError(f"{label}: dynamic_batch=True refused: {baked[0].message.split('; ')[1]}; "
+                            "repairing them needs unsafe_fixes=True as well",
+                            parameters=("dynamic_batch=True", "unsafe_fixes=True"))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from graphfix.linting.engine import Report, lint_loaded, run_rules, sort_finding
 from graphfix.linting.plans import (
     BatchShape,
     ConvertOpset,
+    ExpandOutput,
     FixPlan,
     InlineBranch,
     NarrowDouble,
@@ -49,7 +50,7 @@ from graphfix.linting.rule import (
 )
 from graphfix.linting.trace import NearMiss
 
-__all__ = ["BatchShape", "Context", "ConvertOpset", "Finding", "FindingSeverity", "FixAvailability", "FixPlan",
+__all__ = ["BatchShape", "Context", "ConvertOpset", "ExpandOutput", "Finding", "FindingSeverity", "FixAvailability", "FixPlan",
            "InlineBranch", "NarrowDouble", "NearMiss", "Options", "ReplaceOp", "Report",
            "Rule", "Safety", "SetAttributes", "SetDims", "SetInputs", "Severity", "TensorRTError", "all_rules", "declared_dim",
            "documented_rules", "is_selected", "lint_loaded", "operand_plan", "parse_selectors", "resize_scales_plan",

@@ -135,6 +135,21 @@ class BatchShape:
 
 
 @dataclass(frozen=True)
+class ExpandOutput:
+    """Expand output 0 of ``node`` to the batch: an ``Expand`` after it whose shape is the shortest
+    ``Concat(Shape(source)[0:1] * k, constants...)`` (entries as in :class:`BatchShape`), read by every
+    consumer of the output instead. A batch-1 tensor given to every sample (``t.expand(bs, ...)``)."""
+
+    node: ir.Node
+    source: ir.Value
+    entries: tuple[BatchEntry, ...]
+
+    def describe(self) -> str:
+        shape = BatchShape(self.node, 0, self.source, self.entries).describe().split(":= ", 1)[1]
+        return f"{node_label(self.node)}: output 0 := Expand(output 0, {shape})"
+
+
+@dataclass(frozen=True)
 class ReplaceOp:
     """Give a node another op type and domain, keeping its inputs, outputs and name: ``drop`` removes
     attributes, ``attributes`` adds string attributes the node does not have yet (those it has win), and
@@ -207,7 +222,7 @@ class InlineBranch:
         return f"{node_label(self.node)}: If := its {self.branch} ({shown or 'no nodes'})"
 
 
-FixPlan = (SetInputs | SetAttributes | SetDims | BatchShape | ConvertOpset | NarrowDouble | ReplaceOp
+FixPlan = (SetInputs | SetAttributes | SetDims | BatchShape | ExpandOutput | ConvertOpset | NarrowDouble | ReplaceOp
            | InlineBranch)
 
 

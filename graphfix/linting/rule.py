@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -68,7 +68,9 @@ class TensorRTError:
     """
 
     message: str  # searched in TensorRT's text
-    ops: frozenset[str] = frozenset()  # the failing node's op must be one of these (empty: any op)
+    # The failing node's op must be one of these (empty: any op); a frozenset, or a collection that answers
+    # lazily (GF501's every ONNX operator).
+    ops: Collection[str] = frozenset()
     # When TensorRT names no op (a builder error): this must also be found in the text for the pattern to
     # apply (None: it applies only when ``ops`` is empty).
     unknown_op: str | None = None

@@ -17,11 +17,22 @@ from dataclasses import dataclass
 
 import onnx_ir as ir
 
+from graphfix.analyse.operands import input_index
 from graphfix.fixing.editor import Editor
+from graphfix.ir.loading import default_opset
 from graphfix.precision.common import STANDARD_DOMAINS
 
-# Inputs whose ONNX schema type is float32 only, whatever the data type of the op.
-FLOAT32_ONLY_INPUTS: dict[str, tuple[int, ...]] = {"Resize": (2,), "Upsample": (1,)}
+# Inputs whose ONNX schema type is float32 only, whatever the data type of the op, by schema name: the
+# scales are input 1 of Resize-10 and Upsample-9, input 2 from Resize-11.
+FLOAT32_ONLY_OPERANDS: dict[str, tuple[str, ...]] = {"Resize": ("scales",), "Upsample": ("scales",)}
+
+
+def float32_only_inputs(node: ir.Node, opset: int) -> tuple[int, ...]:
+    """The positions of ``node``'s float32-only inputs at ``opset``."""
+    if node.domain not in STANDARD_DOMAINS:
+        return ()
+    found = (input_index(node, name, opset) for name in FLOAT32_ONLY_OPERANDS.get(node.op_type, ()))
+    return tuple(index for index in found if index is not None)
 
 _FLOAT, _FLOAT16 = ir.DataType.FLOAT, ir.DataType.FLOAT16
 
@@ -48,10 +59,11 @@ def float32_only_constants(model: ir.Model) -> dict[str, ir.TensorProtocol]:
             if tensor.dtype == _FLOAT:
                 candidates[node.outputs[0].name or ""] = tensor
     exact = {}
+    opset = default_opset(model)
     for name, tensor in candidates.items():
         uses = readers.get(name, [])
         if uses and name not in outputs and all(
-                position in FLOAT32_ONLY_INPUTS.get(node.op_type, ()) for node, position in uses):
+                position in float32_only_inputs(node, opset) for node, position in uses):
             exact[name] = tensor
     return exact
 
@@ -92,7 +104,7 @@ def repair_fp16(editor: Editor, blocked_ops: set[str], blocked_nodes: set[str], 
                         and attribute.as_int() == _FLOAT.value and node.outputs
                         and node.outputs[0].dtype == _FLOAT16):
                     editor.set_attribute(node, ir.AttrInt64(attribute.name, _FLOAT16.value))
-        float_only = FLOAT32_ONLY_INPUTS.get(node.op_type, ()) if node.domain in STANDARD_DOMAINS else ()
+        float_only = float32_only_inputs(node, default_opset(editor.model))
         for position, value in enumerate(node.inputs):
             if value is None or not value.name:
                 continue

@@ -104,6 +104,67 @@ def test_11_squeeze_without_axes(generated: Callable[[str], Path], capsys: pytes
     assert main(["lint", str(fixed)]) == 0
 
 
+@pytest.mark.parametrize("exporter", ["legacy", "dynamo"])
+def test_07_batch1_constant_reshaped_with_the_batch(generated: Callable[[str], Path],
+                                                    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                    exporter: str) -> None:
+    original = generated("07_batch1_constant_reshape") / f"07_batch1_constant_reshape__{exporter}.onnx"
+    node = "/Reshape" if exporter == "legacy" else "node_view"
+    code, findings = _lint_json(original, capsys)
+    assert code == 1
+    [baked] = [f for f in findings if f["code"] == "GF103"]
+    assert baked["node"] == node and isinstance(baked["message"], str)
+    for words in ("fixed dim 0 of 1", "class_embeddings", "dim 0 is the run-time batch", "right only at batch 1",
+                  "fails at batch 3", "silently wrong at batches 2, 4"):
+        assert words in baked["message"], words
+    assert baked["fix"] == [f"{node}: input 1 := [1, -1, 4, 32]",
+                            f"{node}: output 0 := Expand(output 0, [images.shape[0], 80, 4, 32])"]
+    assert not [f for f in findings if f["node"] == node and f["code"] != "GF103"]  # no GF902, no GF101
+    safe = {f["node"]: f["fix"] for f in findings if f["code"] == "GF101"}
+    if exporter == "legacy":
+        assert safe == {"/Reshape_1": ["/Reshape_1: input 1 := [-1, 4, 32, 8, 8]"],
+                        "/Reshape_2": ["/Reshape_2: input 1 := [-1, 4, 8, 8, 8]"],
+                        "/Reshape_3": ["/Reshape_3: input 1 := [-1, 32, 8, 8]"]}
+    else:
+        assert safe == {}
+
+    fixed = tmp_path / "safe.onnx"
+    assert main(["fix", str(original), "-o", str(fixed)]) == 1
+    out = capsys.readouterr().out
+    assert "GF103" in out
+    if exporter == "legacy":
+        assert "PASSED" in out and "at batch 1 " in out and "fails at batch 3" in out and fixed.is_file()
+
+    repaired = tmp_path / "repaired.onnx"
+    assert main(["fix", str(original), "-o", str(repaired), "--unsafe-fixes"]) == 0
+    assert "per sample" in capsys.readouterr().out
+    compared = _compare("07_batch1_constant_reshape", original, repaired)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert main(["lint", str(repaired)]) == 0
+
+
+def test_02_dynamo_static_batch_baked_by_four_reshapes(generated: Callable[[str], Path],
+                                                       capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    original = generated("02_window_int") / "02_window_int__dynamo.onnx"
+    code, findings = _lint_json(original, capsys)
+    assert code == 1
+    [static] = [f for f in findings if f["code"] == "GF302"]
+    assert "4 node(s) bake the batch: node__unsafe_view, node__unsafe_view_1, node_view, node_view_1" \
+        in str(static["message"])
+
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed), "--dynamic-batch"]) == 2  # the Reshapes need unsafe
+    assert "--unsafe-fixes" in capsys.readouterr().err
+    assert main(["fix", str(original), "-o", str(fixed), "--dynamic-batch", "--unsafe-fixes"]) == 0
+    out = capsys.readouterr().out
+    for plan in ("node_view: input 1 := [-1, 16, 2, 4, 2, 4]", "node__unsafe_view: input 1 := [-1, 16, 16]",
+                 "node_view_1: input 1 := [-1, 2, 2, 4, 4, 16]", "node__unsafe_view_1: input 1 := [-1, 16, 8, 8]",
+                 "image: [batch, 3, 8, 8]", "out: [batch, 16, 8, 8]", "per sample at its export batch 2"):
+        assert plan in out, plan
+    assert "at batch 1, 2, 3" in out
+    compared = _compare("02_window_int", original, fixed)
+
+
 def test_05_legacy_if_folded_by_the_batch_only_assumption(generated: Callable[[str], Path],
                                                           capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     import onnx

@@ -234,3 +234,12 @@ def test_a_chunk_of_the_batch_in_halves_is_not_a_loop():
     y = Sub (a, b)
 }""", opset=18)
     assert findings(model, "GF103") == []
+
+
+def test_a_frozen_height_is_not_a_baked_batch():
+    # A [1, 4, 8] constant added to x [N, 4, H]: fails only when H moves (a frozen H), never at other batches.
+    model = parse("""g (float[N, 4, H] x) => (float[N, 4, H] y) {
+    c = Constant <value = float[1, 4, 8] {0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7}> ()
+    y = Add (x, c)
+}""")
+    assert findings(model, "GF103") == []

@@ -57,3 +57,30 @@ def test_output_declared_with_the_export_batch_gets_a_dynamic_batch():
     [finding] = findings(model, "GF103")
     assert finding.fixable and finding.safety is Safety.SAFE
     assert finding.fix[0].dims == ("N", 256)
+
+
+def test_a_frozen_height_and_width_is_not_reported_as_a_baked_batch():
+    # H and W read through int() at export (128 x 192, the sizes the analysis probes first): the graph fails
+    # only when H and W move, never at another batch size.
+    model = parse("""
+    agraph (float[N, 4, H, W] x) => (float[N, 4, 128, 192] y) {
+        t = Constant <value = int64[4] {-1, 4, 128, 192}> ()
+        r = Reshape (x, t)
+        y = Add (r, x)
+    }""")
+    assert findings(model, "GF103") == []
+    [frozen] = findings(model, "GF902")
+    assert "fails when a dynamic non-batch dim changes (H 128 -> 256, W 192 -> 448)" in frozen.message
+    assert "frozen at export" in frozen.message and "batch 3" not in frozen.message
+
+
+def test_an_expand_to_the_export_batch_names_the_python_cause():
+    model = parse("""
+    agraph (float[N, 4, 8] x) => (float[N, 4, 8] y) {
+        shape = Constant <value = int64[3] {3, 4, 8}> ()
+        z = ConstantOfShape <value = float[1] {1.0}> (shape)
+        y = Add (z, x)
+    }""")
+    [finding] = findings(model, "GF103")
+    assert finding.node.op_type == "ConstantOfShape" and "the export batch 3" in finding.message
+    assert "Python" in finding.message and "?" not in finding.message

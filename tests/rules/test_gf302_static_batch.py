@@ -1,6 +1,6 @@
 from graphs import findings, parse
 
-from graphfix.linting import Safety
+from graphfix.linting import Safety, SetInputs
 
 
 def test_static_batch_is_reported_and_fixable_with_dynamic_batch():
@@ -14,11 +14,26 @@ def test_static_batch_is_reported_and_fixable_with_dynamic_batch():
     assert {plan.value.name: plan.dims[0] for plan in finding.fix} == {"x": "batch", "y": "batch"}
 
 
-def test_static_batch_baked_into_a_reshape_is_not_fixable():
+def test_static_batch_baked_into_a_reshape_needs_unsafe_fixes_too():
     model = parse("""
     agraph (float[2, 16, 16] x) => (float[2, 256] y) {
         t = Constant <value = int64[2] {2, 256}> ()
         y = Reshape (x, t)
+    }""")
+    [finding] = findings(model, "GF302")
+    assert finding.fixable and finding.safety is Safety.NEEDS_DYNAMIC_BATCH
+    assert "1 node(s) bake the batch: Reshape(y)" in finding.message and "--unsafe-fixes" in finding.message
+    [repair] = [p for p in finding.fix if isinstance(p, SetInputs)]
+    assert list(repair.inputs[1]) == [-1, 256] and repair.check_batch == 2
+
+
+def test_static_batch_baked_into_an_expand_is_not_fixable():
+    model = parse("""
+    agraph (float[2, 4, 8] x) => (float[2, 5, 8] y) {
+        cls = Constant <value = float[1, 1, 8] {1, 2, 3, 4, 5, 6, 7, 8}> ()
+        shape = Constant <value = int64[3] {2, 1, 8}> ()
+        e = Expand (cls, shape)
+        y = Concat <axis = 1> (e, x)
     }""")
     [finding] = findings(model, "GF302")
     assert not finding.fixable and "bake the batch" in finding.reason

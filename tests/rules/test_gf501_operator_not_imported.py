@@ -111,3 +111,20 @@ def test_custom_domain_nodes_are_not_gf501():
         y = custom.HSwish (x)
     }""")
     assert not findings(model, "GF501", trt_version="8.6")
+
+
+def test_the_tensorrt_error_ops_are_every_onnx_operator_without_listing_them_at_import():
+    import onnx.defs
+
+    from graphfix.rules.gf501_operator_not_imported import OperatorNotImported, _onnx_operator_names
+
+    ops = OperatorNotImported.tensorrt_errors[0].ops
+    listed = {s.name for s in onnx.defs.get_all_schemas_with_history() if s.domain in ("", "ai.onnx")}
+    assert set(ops) == listed and len(ops) == len(listed) and ops
+    assert all(name in ops for name in listed)
+    assert "Plugin" not in ops and "HSwish" not in ops and 3 not in ops
+    pattern = OperatorNotImported.tensorrt_errors[0]
+    assert pattern.matches("Gelu", "No importer registered for op: Gelu. Attempting to import as plugin.")
+    assert not pattern.matches("MyPlugin", "No importer registered for op: MyPlugin")
+    _onnx_operator_names.cache_clear()
+    assert "Gelu" in ops and _onnx_operator_names.cache_info().currsize == 0  # membership lists nothing

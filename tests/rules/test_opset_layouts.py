@@ -516,3 +516,32 @@ agraph (float[N, 3, 8, 8] x) => (float[M, 3, 16, 16] y) {
 """)
     [finding] = lint(original, "GF202")
     assert not finding.fix and finding.reason is not None and "batch" in finding.reason
+
+
+# -- The shortest batch chain GF101 writes: Shape(start, end) from 15, Shape + Slice before (Slice-1: attributes)
+
+@pytest.mark.parametrize("opset", [9, 10, 13, 15])
+def test_batch_chain_written_at_each_opset(opset: int) -> None:
+    """A class token expanded to the batch: the chain becomes Concat(Shape(x)[0:1], [1, 8])."""
+    unsqueeze = ("bu = Unsqueeze <axes = [0]> (b)" if opset < 13 else
+                 "ax = Constant <value = int64[1] {0}> ()\n    bu = Unsqueeze (b, ax)")
+    original = model_at(opset, f"""
+agraph (float[N, 4, 8] x) => (float[N, 5, 8] y) {{
+    cls = Constant <value = float[1, 1, 8] {{1, 2, 3, 4, 5, 6, 7, 8}}> ()
+    s = Shape (x)
+    i0 = Constant <value = int64 {{0}}> ()
+    b = Gather <axis = 0> (s, i0)
+    {unsqueeze}
+    rest = Constant <value = int64[2] {{1, 8}}> ()
+    shape = Concat <axis = 0> (bu, rest)
+    e = Expand (cls, shape)
+    y = Concat <axis = 1> (e, x)
+}}
+""")
+    result = fixed(original)
+    expected = ["Shape", "Concat", "Expand", "Concat"] if opset >= 15 else ["Shape", "Slice", "Concat", "Expand", "Concat"]
+    assert ops(result) == expected
+    if opset < 10:
+        slice_node = node(result, "Slice")
+        assert len(slice_node.input) == 1 and {a.name for a in slice_node.attribute} == {"starts", "ends"}
+    same_numerics(original, result, (4, 8))
