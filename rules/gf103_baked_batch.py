@@ -67,7 +67,7 @@ from collections.abc import Iterator
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.analyse import Kind
+from graphfix.analyse import Kind, input_value
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.baked import describe_runs
 from graphfix.analyse.batch_slots import BakedSlot
@@ -112,10 +112,11 @@ class BakedBatch(Rule):
             if repair.kind != "resize-sizes":  # GF201 reports a Resize's baked sizes
                 yield self.repaired(ctx, repair)
         for node in analysis.nodes("Reshape"):
-            if len(node.inputs) < 2 or node.inputs[1] is None or node in seen:
+            target_input = input_value(node, "shape", analysis.opset)  # an attribute before Reshape-5
+            if target_input is None or node in seen:
                 continue
-            runtime = analysis.is_runtime(node.inputs[1])
-            if runtime and analysis.value_kind(node.inputs[1]) is not Kind.CONSTANT:
+            runtime = analysis.is_runtime(target_input)
+            if runtime and analysis.value_kind(target_input) is not Kind.CONSTANT:
                 ctx.skip(node, "the target is computed at run time and follows the batch")
                 continue
             rewrite = baked_reshape_target(analysis, node)
@@ -123,10 +124,10 @@ class BakedBatch(Rule):
                 ctx.skip(node, f"the target does not bake the batch: {rewrite.reason}")
                 continue
             seen.add(node)
-            target = np.asarray(analysis.value(node.inputs[1])).reshape(-1)
+            target = np.asarray(analysis.value(target_input)).reshape(-1)
             shown = "[" + ", ".join(str(int(v)) for v in target) + "]"
             plan = SetInputs(node, {1: rewrite.value}, check_batch=rewrite.export_batch)
-            where = f" ({analysis.describe_chain(node.inputs[1])}: int() or .item() of a size)" if runtime else ""
+            where = f" ({analysis.describe_chain(target_input)}: int() or .item() of a size)" if runtime else ""
             yield self.finding(
                 f"Reshape {node_label(node)!r} target {shown}{where} bakes in batch {rewrite.export_batch} while "
                 f"the input's batch is dynamic; fixable as {plan.describe().split(':= ', 1)[1]} (--unsafe-fixes)",

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from graphfix.linting import (
+    BatchShape,
     Context,
     ExpandOutput,
     Finding,
@@ -76,6 +77,12 @@ class StaticBatch(Rule):
                 source = static.inputs[0]
                 if repair.expand is not None:
                     plans.append(ExpandOutput(repair.node, source, repair.expand))
+            for slot in static.slots:
+                if slot.constant is not None:
+                    plans.append(SetInputs(slot.node, {slot.index: slot.constant}, check_batch=slot.export_batch))
+                elif slot.entries is not None:
+                    plans.append(BatchShape(slot.node, slot.index, static.inputs[0], slot.entries, expand=slot.expand,
+                                            check_batch=slot.export_batch, scalar=slot.scalar))
             repairs = "; ".join(p.describe() for p in plans if not isinstance(p, SetDims))
             yield self.finding(f"{what}; {static.reason}; fixable with --dynamic-batch --unsafe-fixes (the "
                                f"batch slot of each becomes the batch again: {repairs})", None, fix=tuple(plans),

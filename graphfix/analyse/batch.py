@@ -36,12 +36,22 @@ class StaticBatch:
     failed: tuple[str, ...]  # nodes that fail at other batch sizes for other reasons (sorted labels)
     bad_outputs: tuple[str, ...]  # outputs whose dim 0 does not follow the inputs' dim 0
     repairs: tuple[BakedReshape, ...] = ()  # the Reshapes among the blockers, with their repairs
+    # Tile / Expand / ConstantOfShape / Range / Slice inputs and stored constants holding the batch
+    # (:mod:`graphfix.analyse.batch_slots`), and the outputs whose dim 0 is unknown past their failures.
+    slots: tuple[BakedSlot, ...] = ()
+    unknown_outputs: tuple[str, ...] = ()
 
     @property
     def repairable(self) -> bool:
-        """Whether every node that bakes the batch is a Reshape with a repair (``--unsafe-fixes``)."""
+        """Whether every node that bakes the batch is a Reshape or a batch slot with a repair
+        (``--unsafe-fixes``), and nothing else fails."""
         repaired = {node_label(r.node) for r in self.repairs}
-        return bool(self.repairs) and set(self.blockers) <= repaired and not self.failed and not self.bad_outputs
+        repaired.update(node_label(s.node) for s in self.slots if s.repairable)
+        explained = repaired | {node_label(s.failing) for s in self.slots if s.repairable and s.failing is not None}
+        # Past a slot's failing node the walk knows no shapes; per-sample verification checks those outputs.
+        bad = set(self.bad_outputs) - (set(self.unknown_outputs) if self.slots else set())
+        return (bool(self.repairs) or any(s.repairable for s in self.slots)) and set(self.blockers) <= repaired \
+            and set(self.failed) <= explained and not bad
 
     @property
     def can_be_dynamic(self) -> bool:
@@ -53,7 +63,9 @@ class StaticBatch:
         """Why dim 0 cannot be made dynamic, or None when it can."""
         problems = [*self.blockers, *(f for f in self.failed if f not in self.blockers)]
         if problems:
-            return f"{len(problems)} node(s) bake the batch: {', '.join(problems[:8])}"
+            loops = [s for s in self.slots if not s.repairable]
+            why = "".join(f"; {s.kind} {node_label(s.node)!r}: {s.reason}" for s in loops[:2])
+            return f"{len(problems)} node(s) bake the batch: {', '.join(problems[:8])}{why}"
         if self.bad_outputs:
             return f"outputs {', '.join(self.bad_outputs)} do not follow dim 0 of the inputs"
         return None
@@ -241,13 +253,19 @@ class BatchFacts:
         if not inputs or not all(isinstance(d, int) for d in first_dims):
             return None
         assumed = analyse(analysis.loaded, analysis.pinned, assume_batch=True, custom_ops=analysis.custom_ops)
-        blockers = sorted({node_label(n) for n in [*assumed.batch.baked_origins, *assumed.repairs]})
+        slots = assumed.batch.baked_slots
+        slot_nodes = {s.node for s in slots}
+        # A slot's origin is the slot itself (its failing consumer is explained by it).
+        origins = [n for n, failing in assumed.batch.baked_origins.items()
+                   if n not in slot_nodes and failing not in {s.failing for s in slots if s.repairable}]
+        blockers = sorted({node_label(n) for n in [*origins, *assumed.repairs, *slot_nodes]})
         failed = sorted({node_label(i.node) for i in assumed.issues if i.kind != "data-dependent"})
         outputs = [v for v in graph.outputs if v.shape is not None and len(v.shape) > 0]
         bad_outputs = [v.name or "" for v in outputs if assumed.dim_kind(v, 0) is not Kind.BATCH]
+        unknown = [v.name or "" for v in outputs if assumed.dim_kind(v, 0) is Kind.UNKNOWN]
         return StaticBatch(tuple(sorted({int(d) for d in first_dims if isinstance(d, int)})), tuple(inputs),
                            tuple(outputs), tuple(blockers), tuple(failed), tuple(bad_outputs),
-                           tuple(assumed.repairs.values()))
+                           tuple(assumed.repairs.values()), tuple(slots), tuple(unknown))
 
 
 # Ops whose output dim 0 follows the input's batch unless a constant that bakes it says otherwise.

@@ -100,8 +100,20 @@ def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
         cut = _slice_slot(analysis, node)
         if cut is not None:
             found.setdefault((cut.node, cut.index), cut)
+    static = _static_batches(analysis)
+    if static:  # a static export analysed as dynamic: its export batch is the inputs' dim 0
+        found = {key: slot for key, slot in found.items() if slot.export_batch in static}
     positions = analysis.positions
     return sorted(found.values(), key=lambda s: positions.get(s.node, 0))
+
+
+def _static_batches(analysis: Analysis) -> set[int]:
+    """The inputs' static dim 0 when the analysis takes it as the batch (``assume_batch``), else empty."""
+    if not analysis.assume_batch:
+        return set()
+    initializers = set(analysis.model.graph.initializers.values())
+    return {int(v.shape[0]) for v in analysis.model.graph.inputs if v not in initializers and v.shape is not None
+            and len(v.shape) > 0 and isinstance(v.shape[0], int)}
 
 
 def _batch_form(analysis: Analysis, value: ir.Value, axis: int) -> tuple[Fraction, Fraction] | None:
@@ -276,8 +288,8 @@ def _slice_slot(analysis: Analysis, node: ir.Node) -> BakedSlot | None:
         return None
     p = positions[0]
     end = int(ends[p])
-    if int(starts[p]) != 0 or int(steps[p]) != 1 or end <= 0:
-        return None
+    if int(starts[p]) != 0 or int(steps[p]) != 1 or end <= 1:
+        return None  # (x[0:1] is the first image as much as x[:n] at batch 1: not told apart)
     form = _batch_form(analysis, data, 0)
     declared = _declared_dynamic_but_constant(analysis, node)
     if form is None or not (fails_downstream(analysis, node) or declared):

@@ -108,7 +108,12 @@ def _layout(op_type: str, opset: int, domain: str) -> tuple[tuple[str, ...], fro
 
 def operand(node: ir.Node, name: str, opset: int) -> Operand:
     """Where operand ``name`` of ``node`` lives at ``opset``."""
-    inputs, attributes, _ = _layout(node.op_type, opset, node.domain)
+    return operand_of(node.op_type, name, opset, node.domain)
+
+
+def operand_of(op_type: str, name: str, opset: int, domain: str = "") -> Operand:
+    """Where operand ``name`` of operator ``op_type`` lives at ``opset`` (for nodes not built yet)."""
+    inputs, attributes, _ = _layout(op_type, opset, domain)
     if name in inputs:
         return Operand(name, index=inputs.index(name))
     return Operand(name, attribute=name in attributes)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import onnx_ir as ir
 
+from graphfix.analyse.operands import operand_of
 from graphfix.fixing.sharing import constant_array, defined_values, duplicates, existing
 from graphfix.ir.graphutil import topological_order
 from graphfix.linting.plans import (
@@ -117,17 +118,27 @@ class Editor:
             new_nodes.append(created)
             return created.outputs[0]
 
+        def add_at_opset(op: str, data: ir.Value, **operands: list[int]) -> ir.Value:
+            """``op`` with constant operands written where its schema at the model's opset has them: inputs
+            (Slice-10's bounds, Squeeze-13's axes) or attributes (Slice-1's, Squeeze-11's)."""
+            inputs: dict[int, ir.Value] = {}
+            attributes: dict[str, int | list[int]] = {}
+            for name, values in operands.items():
+                where = operand_of(op, name, opset)
+                if where.index is not None:
+                    inputs[where.index] = self.constant(np.array(values, np.int64), f"{prefix}_{name}")
+                else:
+                    attributes[name] = values
+            ordered = [data, *(inputs[i] for i in range(1, max(inputs, default=0) + 1))]
+            return add(op, ordered, **attributes)
+
         # One run-time batch per source: an existing Shape(source)[0:1] (and Mul of it) is read again.
         batch = existing(self.graph, "Shape", [plan.source], {"start": 0, "end": 1}) if opset >= 15 else None
         if batch is None and opset >= 15:
             batch = add("Shape", [plan.source], start=0, end=1)
-        elif batch is None and opset < 10:  # Slice-1 takes its bounds as attributes
-            shape = existing(self.graph, "Shape", [plan.source], {}) or add("Shape", [plan.source])
-            batch = add("Slice", [shape], starts=[0], ends=[1])
         elif batch is None:
             shape = existing(self.graph, "Shape", [plan.source], {}) or add("Shape", [plan.source])
-            batch = add("Slice", [shape, self.constant(np.array([0], np.int64), f"{prefix}_start"),
-                                  self.constant(np.array([1], np.int64), f"{prefix}_end")])
+            batch = add_at_opset("Slice", shape, starts=[0], ends=[1])
         scaled: dict[int, ir.Value] = {1: batch}
         modulos: dict[tuple[int, int, int], ir.Value] = {}
 
@@ -162,28 +173,9 @@ class Editor:
         if plan.expand is not None:
             result = add("Expand", [self.constant(np.asarray(plan.expand), f"{prefix}_value"), result])
         elif plan.scalar:
-            if opset >= 13:
-                result = add("Squeeze", [result, self.constant(np.array([0], np.int64), f"{prefix}_axes")])
-            else:
-                name = self._unique(f"graphfix/{prefix}/Squeeze")
-                squeeze = ir.node("Squeeze", [result], attributes={"axes": [0]}, name=name)
-                squeeze.outputs[0].name = self._unique(f"{name}_output")
-                new_nodes.append(squeeze)
-                result = squeeze.outputs[0]
+            result = add_at_opset("Squeeze", result, axes=[0])
         self.graph.insert_before(node, new_nodes)
         node.replace_input_with(plan.index, result)
-
-    def share_duplicates(self) -> int:
-        """Common-subexpression elimination over the main graph's shape computations
-        (:func:`graphfix.fixing.sharing.duplicates`): every use of a duplicate reads the node it duplicates.
-        Returns how many nodes now compute nothing used (``cleanup`` removes them)."""
-        merged: set[ir.Node] = set()
-        for duplicate, kept in duplicates(self.graph).items():
-            self.replace_uses(duplicate, kept, graph_outputs=False)
-            producer = duplicate.producer()
-            if producer is not None:
-                merged.add(producer)
-        return len(merged)
 
     def _expand_output(self, plan: ExpandOutput) -> None:
         node = plan.node
@@ -204,6 +196,18 @@ class Editor:
             result.shape = old.shape
         old.shape = None
         self._batch_shape(BatchShape(expand, 1, plan.source, plan.entries))
+
+    def share_duplicates(self) -> int:
+        """Common-subexpression elimination over the main graph's shape computations
+        (:func:`graphfix.fixing.sharing.duplicates`): every use of a duplicate reads the node it duplicates.
+        Returns how many nodes now compute nothing used (``cleanup`` removes them)."""
+        merged: set[ir.Node] = set()
+        for duplicate, kept in duplicates(self.graph).items():
+            self.replace_uses(duplicate, kept, graph_outputs=False)
+            producer = duplicate.producer()
+            if producer is not None:
+                merged.add(producer)
+        return len(merged)
 
     def _inline_branch(self, plan: InlineBranch) -> None:
         """The If's ``plan.branch`` takes its place in the If's graph (see :class:`InlineBranch`)."""

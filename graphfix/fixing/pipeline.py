@@ -114,7 +114,7 @@ def allowed(finding: Finding, *, unsafe: bool, dynamic_batch: bool) -> bool:
 
 def repairs_baked_batch(finding: Finding) -> bool:
     """Whether a fix also repairs a baked batch (a plan verified at the export batch): ``unsafe_fixes``."""
-    return any(isinstance(p, SetInputs) and p.check_batch is not None for p in finding.fix)
+    return any(isinstance(p, (SetInputs, BatchShape)) and p.check_batch is not None for p in finding.fix)
 
 
 def plan_keys(plan: FixPlan) -> set[tuple[object, ...]]:

@@ -13,7 +13,7 @@ import pytest
 from graphs import findings, parse, run
 
 from graphfix.analyse.batch_forms import entry_form
-from graphfix.errors import VerificationError
+from graphfix.errors import GraphfixError, VerificationError
 from graphfix.fixing import fix
 from graphfix.linting import BatchShape, Safety
 
@@ -243,3 +243,36 @@ def test_a_frozen_height_is_not_a_baked_batch():
     y = Add (x, c)
 }""")
     assert findings(model, "GF103") == []
+
+
+def test_a_static_export_gets_its_batch_slots_back_with_dynamic_batch(tmp_path: Path):
+    # The dynamo exporter specialises int(x.shape[0]): a static [2, 4, 3] export whose torch.full((int(b), 1, 3))
+    # is a stored [2, 1, 3] constant. --dynamic-batch --unsafe-fixes makes the batch dynamic and repairs it.
+    model = parse("""g (float[2, 4, 3] x) => (float[2, 5, 3] y) {
+    c = Constant <value = float[2, 1, 3] {1, 2, 3, 1, 2, 3}> ()
+    t = Tanh (x)
+    y = Concat <axis = 1> (t, c)
+}""")
+    [static] = findings(model, "GF302")
+    assert static.fixable and "a [1, 1, 3] constant expanded to [x.shape[0], 1, 3]" in static.message
+    with pytest.raises(GraphfixError, match="unsafe_fixes"):
+        fix(model, tmp_path / "refused.onnx", dynamic_batch=True)
+    result = fix(model, tmp_path / "fixed.onnx", dynamic_batch=True, unsafe_fixes=True)
+    assert result.verification is not None and result.verification.passed
+    fixed = onnx.load(str(tmp_path / "fixed.onnx"))
+    assert fixed.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 4, 3)).astype(np.float32)
+        np.testing.assert_allclose(run(fixed, {"x": x})[0], _per_sample_reference(model, x), rtol=1e-6)
+
+
+def test_a_static_export_with_an_unrolled_loop_says_why_it_stays_static():
+    model = parse("""g (float[2, 4, 3] x) => (float[2, 4, 3] y) {
+    sizes = Constant <value = int64[2] {1, 1}> ()
+    a, b = Split <axis = 0> (x, sizes)
+    ta = Tanh (a)
+    sb = Sigmoid (b)
+    y = Concat <axis = 0> (ta, sb)
+}""")
+    [static] = findings(model, "GF302")
+    assert not static.fixable and "cannot be rewritten" in (static.reason or "")

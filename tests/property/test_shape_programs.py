@@ -130,15 +130,16 @@ def test_minimal_baked_downstream(name: str, tmp_path: Path):
     assert result.modes["unsafe"].verdict == "ok", result.summary()
 
 
-# Fast-set cases refused or left today, for the xfail below. Repaired since 4a7f3ad (issue 8, batch slots):
-# legacy 12, 14 (a folded torch.full((int(b), ...)) meeting the batch), 28 (Tile repeats from .data),
-# 21, 31, 35 and dynamo 21 (pads to an even batch, now the Mod form). Left: batch-1 buffers viewed with the
-# batch (legacy/dynamo 0, 7, 11, 17, 19: the Reshape side), a Resize whose sizes ratio is not exact in
-# float32 (legacy 42), the legacy exporter's invalid Split (legacy 44), static dynamo exports that
-# --dynamic-batch refuses (dynamo 2, 4, 9, 12, 14, 16, 20, 23).
+# Fast-set cases refused or left today, for the xfail below (legacy 44, the exporter's invalid Split, is no longer
+# left). Repaired since 4a7f3ad (issue 8): batch slots
+# (legacy 12, 14, 28; dynamo 12, 20 under --dynamic-batch), pads to an even batch (legacy 21, 31, 35; dynamo
+# 21), baked Reshapes and batch-1 buffers (legacy/dynamo 0, 7, 11, 17, 19; dynamo 4, 9, 16, 23). Left: a
+# Resize whose sizes ratio is not exact in float32 (legacy 42), a loop over the images that the dynamo
+# exporter unrolls into Slices (dynamo 2: verification refuses the half repair), a static dynamo export
+# whose baked view --dynamic-batch refuses (dynamo 14).
 FAILING_TODAY = {
-    "legacy": [0, 7, 11, 17, 19, 42, 44],
-    "dynamo": [0, 2, 4, 7, 9, 11, 12, 14, 16, 17, 19, 20, 23],
+    "legacy": [42],
+    "dynamo": [2, 14],
 }
 
 
