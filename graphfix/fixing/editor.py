@@ -19,7 +19,7 @@ import numpy as np
 import onnx_ir as ir
 
 from graphfix.analyse.operands import operand_of
-from graphfix.fixing.sharing import array_key, constant_array, duplicates, input_key
+from graphfix.fixing.sharing import constant_array, defined_values, duplicates, existing
 from graphfix.ir.graphutil import topological_order
 from graphfix.linting.plans import (
     BatchShape,
@@ -133,18 +133,18 @@ class Editor:
             return add(op, ordered, **attributes)
 
         # One run-time batch per source: an existing Shape(source)[0:1] (and Mul of it) is read again.
-        batch = self._existing("Shape", [plan.source], {"start": 0, "end": 1}) if opset >= 15 else None
+        batch = existing(self.graph, "Shape", [plan.source], {"start": 0, "end": 1}) if opset >= 15 else None
         if batch is None and opset >= 15:
             batch = add("Shape", [plan.source], start=0, end=1)
         elif batch is None:
-            shape = self._existing("Shape", [plan.source], {}) or add("Shape", [plan.source])
+            shape = existing(self.graph, "Shape", [plan.source], {}) or add("Shape", [plan.source])
             batch = add_at_opset("Slice", shape, starts=[0], ends=[1])
         scaled: dict[int, ir.Value] = {1: batch}
         modulos: dict[tuple[int, int, int], ir.Value] = {}
 
         def times(factor: int) -> ir.Value:
             if factor not in scaled:
-                scaled[factor] = (self._existing("Mul", [batch, np.array([factor], np.int64)], {})
+                scaled[factor] = (existing(self.graph, "Mul", [batch, np.array([factor], np.int64)], {})
                                   or add("Mul", [batch, self.constant(np.array([factor], np.int64), f"{prefix}_k")]))
             return scaled[factor]
 
@@ -197,24 +197,6 @@ class Editor:
         old.shape = None
         self._batch_shape(BatchShape(expand, 1, plan.source, plan.entries))
 
-    def _existing(self, op: str, inputs: Sequence[ir.Value | np.ndarray], attributes: Mapping[str, int]
-                  ) -> ir.Value | None:
-        """The output of a main-graph node ``op(inputs)`` with these attribute values (defaults: ``start``
-        0, no ``end``), when one exists: arrays match small constants of the same value."""
-        wanted = [input_key(v) if isinstance(v, ir.Value) else array_key(v) for v in inputs]
-        for node in self.graph:
-            if node.op_type != op or node.domain not in ("", "ai.onnx") or len(node.outputs) != 1:
-                continue
-            if [input_key(v) for v in node.inputs] != wanted:
-                continue
-            present = {key: attribute.value for key, attribute in node.attributes.items()}
-            if op == "Shape" and present.get("start") == 0:
-                del present["start"]
-            expected = {key: value for key, value in attributes.items() if not (op == "Shape" and key == "start")}
-            if present == expected:
-                return node.outputs[0]
-        return None
-
     def share_duplicates(self) -> int:
         """Common-subexpression elimination over the main graph's shape computations
         (:func:`graphfix.fixing.sharing.duplicates`): every use of a duplicate reads the node it duplicates.
@@ -233,11 +215,11 @@ class Editor:
         parent = self._graph_of(node)
         branch = node.attributes[plan.branch].as_graph()
         inside = set(_graphs(branch))
-        outside_values = {v.name for g in self.graphs() if g not in inside for v in _values(g)}
+        outside_values = {v.name for g in self.graphs() if g not in inside for v in defined_values(g)}
         outside_nodes = {n.name for g in self.graphs() if g not in inside for n in g}
         self._names.update(name for name in outside_values if name)
         for graph in inside:  # ONNX names are one namespace across scopes: the branch's names move out
-            for value in _values(graph):
+            for value in defined_values(graph):
                 if value.name in outside_values and value not in graph.inputs:
                     self.rename(value, self._unique(value.name or "graphfix/branch"))
             for inner in graph:
@@ -502,14 +484,6 @@ class Editor:
         if not isinstance(graph, ir.Graph):
             raise ValueError(f"node {node.name!r} is not in a graph")
         return graph
-
-
-def _values(graph: ir.Graph) -> Iterator[ir.Value]:
-    """The values a graph defines: inputs, initializers, node outputs."""
-    yield from graph.inputs
-    yield from graph.initializers.values()
-    for node in graph:
-        yield from node.outputs
 
 
 def _attribute(name: str, array: np.ndarray) -> ir.Attr:

@@ -1,7 +1,7 @@
 """Which nodes compute the same thing: common-subexpression detection over shape computations.
 
 Pure functions (nothing here edits a graph): :meth:`graphfix.fixing.editor.Editor.share_duplicates` applies
-what :func:`duplicates` finds, and the editor's batch chains ask :func:`input_key` whether a node it needs
+what :func:`duplicates` finds, and the editor's batch chains ask :func:`existing` whether a node they need
 exists already. A shape computation is a ``Shape``/``Size`` node, or a node whose inputs are all shape
 computations or small constants; two of them are the same when op, inputs (the same values, or small
 constants of the same value) and attributes are.
@@ -9,7 +9,7 @@ constants of the same value) and attributes are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import onnx_ir as ir
@@ -59,6 +59,33 @@ def duplicates(graph: ir.Graph) -> dict[ir.Value, ir.Value]:
             canonical[duplicate] = value
             shape_values.add(duplicate)
     return canonical
+
+
+def existing(graph: ir.Graph, op: str, inputs: Sequence[ir.Value | np.ndarray], attributes: Mapping[str, int]
+             ) -> ir.Value | None:
+    """The output of a node ``op(inputs)`` of ``graph`` with these attribute values (Shape's ``start``
+    defaults to 0), when one exists: arrays match small constants of the same value."""
+    wanted = [input_key(v) if isinstance(v, ir.Value) else array_key(v) for v in inputs]
+    for node in graph:
+        if node.op_type != op or node.domain not in ("", "ai.onnx") or len(node.outputs) != 1:
+            continue
+        if [input_key(v) for v in node.inputs] != wanted:
+            continue
+        present = {key: attribute.value for key, attribute in node.attributes.items()}
+        if op == "Shape" and present.get("start") == 0:
+            del present["start"]
+        expected = {key: value for key, value in attributes.items() if not (op == "Shape" and key == "start")}
+        if present == expected:
+            return node.outputs[0]
+    return None
+
+
+def defined_values(graph: ir.Graph) -> Iterator[ir.Value]:
+    """The values a graph defines: inputs, initializers, node outputs."""
+    yield from graph.inputs
+    yield from graph.initializers.values()
+    for node in graph:
+        yield from node.outputs
 
 
 def _small(value: ir.Value) -> bool:
