@@ -145,9 +145,9 @@ FAILING_TODAY = {
 
 @pytest.mark.xfail(
     strict=False,
-    reason="issue 8: graphfix leaves baked batches it could repair with --unsafe-fixes / "
-    "--dynamic-batch (Slice ends, Pad, Expand/Tile/ConstantOfShape batch slots, batch-1 constants, "
-    "static dynamo exports), so such fixes are left unapplied or refused; failing today: "
+    reason="left by kind: a Resize whose sizes ratio is not exact in float32 (GF201 stays), dynamo's "
+    "unbind written as per-image Slices (a partial repair, caught by verification), a static export "
+    "whose baked view is not seen through; failing today: "
     f"legacy seeds {FAILING_TODAY['legacy']}, dynamo seeds {FAILING_TODAY['dynamo']}",
 )
 @pytest.mark.parametrize("exporter", _exporters())
