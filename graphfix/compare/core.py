@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from graphfix.compare.inputs import Inputs
-from graphfix.compare.log import first_line, polygraphy_log
+from graphfix.compare.log import first_line, onnxruntime_message, polygraphy_log
 from graphfix.compare.order import equal_up_to_order
 from graphfix.compare.policy import Policy, Thresholds, Tolerance
 from graphfix.compare.result import Comparison, Failure
-from graphfix.compare.runners import Side, polygraphy_runner
+from graphfix.compare.runners import Side, polygraphy_runner, polygraphy_without_torch
 from graphfix.compare.stats import OutputComparison, judge, statistics
 from graphfix.deps import require
 
@@ -43,6 +43,7 @@ def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *,
         MissingDependencyError: Polygraphy (or the runtime a side needs) is not installed.
     """
     comparator = require("polygraphy.comparator", f"{action} (comparing outputs)")
+    polygraphy_without_torch()
     batches = inputs.batches
 
     def failed(failure: Failure, message: str) -> Comparison:
@@ -72,9 +73,8 @@ def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *,
                 return failed(Failure("load", side.label, first_line(problem)),
                               f"cannot {action}: {side.runtime} cannot load the {side.label}: "
                               f"{first_line(problem) or type(problem).__name__}")
-            lines = str(error).strip().splitlines()
-            return failed(Failure("run", None, lines[-1] if lines else str(error)),
-                          f"a model failed to run: {lines[-1] if lines else error}")
+            detail = onnxruntime_message(error)
+            return failed(Failure("run", None, detail), f"a model failed to run: {detail}")
         if not results or len(results) < 2:
             return failed(Failure("run"), "a model failed to run")
         by_name = {name: iterations for name, iterations in results}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -146,6 +147,27 @@ def polygraphy_runner(side: Side, on_load_error: Callable[[Side, BaseException],
     if side.kind == "tensorrt":
         return require("polygraphy.backend.trt", "running a TensorRT engine").TrtRunner(guarded, name=side.label)
     return _function_runner_class()(guarded, side.inputs, name=side.label)
+
+
+@functools.cache
+def polygraphy_without_torch() -> None:
+    """Make Polygraphy stop importing torch to learn that an array is not a torch tensor.
+
+    Polygraphy's ``util.array.is_torch`` (asked of every feed, output and tolerance it handles) imports
+    torch when it is installed: 2 s of every verification for a user whose exports come from torch, and
+    Polygraphy's import probe catches everything, so a Ctrl-C during that import was swallowed and the run
+    went on to write its output (then crashed at exit). Nothing is a torch tensor unless torch is already
+    imported, so the answer is read from ``sys.modules``; with torch imported, it is the same answer.
+    """
+    array: Any = require("polygraphy.util.array", "comparing outputs")
+
+    def is_torch(obj: object) -> bool:
+        torch = sys.modules.get("torch")
+        tensor = getattr(torch, "Tensor", None)
+        return isinstance(tensor, type) and isinstance(obj, tensor)
+
+    is_torch.__doc__ = array.is_torch.__doc__
+    array.is_torch = is_torch  # util.array's own helpers and the runners look it up here at each call
 
 
 @functools.cache

@@ -29,6 +29,7 @@ from graphfix.fixing.hooks import ReshapeHook, apply_user_reshapes
 from graphfix.fixing.opset import convert_opset
 from graphfix.fixing.validate import validate
 from graphfix.ir import LoadedModel, ModelSource, load
+from graphfix.ir.loading import require_weights
 from graphfix.ir.saving import check_destination, save_model
 from graphfix.linting import (
     Finding,
@@ -219,6 +220,8 @@ def _fix(
     if output is not None and not dry_run:
         check_destination(Path(output), inputs=[source_path] if source_path else [], in_place=in_place)
     original = load(source)
+    if not dry_run:
+        require_weights(original)  # writing reads every weight: refuse what cannot be read before the work
     loaded = _own_copy(original) if source_path is None else original
     ops_before = op_counts(loaded.model)
     specs = input_specs(original.model)  # before any edit: verification feeds the original's interface

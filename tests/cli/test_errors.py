@@ -92,3 +92,42 @@ def test_every_parameter_a_library_error_names_has_a_flag():
     assert speak("pass verify=False or force=True", ["verify=False", "force=True"]) == "pass --no-verify or --force"
     assert speak("reshape: no Reshape node", ["reshape"]) == "--reshape: no Reshape node"
     assert FLAGS["input_shapes"] == "--input-shape"
+
+
+def _view_with_external_weight(folder):
+    """VIEW_SIZE0 followed by an Add of a weight kept in external data (``m.onnx.data``)."""
+    import onnx.numpy_helper as onh
+
+    model = parse(VIEW_SIZE0)
+    model.graph.node[-1].output[0] = "r"
+    model.graph.node.append(oh.make_node("Add", ["r", "w"], ["y"]))
+    model.graph.initializer.append(onh.from_array(np.arange(256, dtype=np.float32), "w"))
+    onnx.save(model, folder / "m.onnx", save_as_external_data=True, location="m.onnx.data", size_threshold=0)
+    return folder / "m.onnx"
+
+
+def test_fix_of_a_model_whose_external_data_is_hard_linked_is_one_clear_error(tmp_path, capsys):
+    import os
+
+    import onnxruntime as ort
+
+    source = _view_with_external_weight(tmp_path)
+    os.link(tmp_path / "m.onnx.data", tmp_path / "cached.data")
+    out = tmp_path / "out.onnx"
+    assert main(["fix", str(source), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("graphfix: error: ") and err.count("\n") == 1 and "internal error" not in err
+    assert "'m.onnx.data' has 2 hard links" in err and "mv " in err
+    assert not out.exists() and not (tmp_path / "out.onnx.data").exists()
+    assert main(["compile", str(source), "--precision", "fp16", "-o", str(tmp_path / "e.engine")]) == 2
+    assert "has 2 hard links" in capsys.readouterr().err
+    # The remedy the message gives works: a file of its own, then the fix is written and verified.
+    data = tmp_path / "m.onnx.data"
+    copy = tmp_path / "m.onnx.data.copy"
+    copy.write_bytes(data.read_bytes())
+    copy.replace(data)
+    assert main(["fix", str(source), "-o", str(out)]) == 0
+    x = np.random.default_rng(0).standard_normal((3, 4, 8, 8)).astype(np.float32)
+    want = ort.InferenceSession(str(source)).run(None, {"x": x})[0]
+    got = ort.InferenceSession(str(out)).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(got, want)

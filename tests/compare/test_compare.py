@@ -102,3 +102,37 @@ def test_a_side_that_does_not_load_is_a_failed_comparison(tmp_path):
                      Inputs({1: {"x": (1, 8)}}, {"x": F32}), Tolerance(1e-5, 1e-5), action="verify")
     assert not result.passed and result.failure is not None and result.failure.kind == "load"
     assert result.message.startswith("cannot verify: ONNX Runtime cannot load the fixed model: ")
+
+
+def test_comparing_does_not_import_torch(tmp_path):
+    """Polygraphy asks of every array whether it is a torch tensor by importing torch (seconds, and an import
+    that swallowed Ctrl-C); a comparison of numpy arrays must leave torch unimported."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed: nothing could import it")
+    model = tmp_path / "m.onnx"
+    onnx.save(mlp_fp32(), model)
+    code = ("import sys\n"
+            "from graphfix.compare import Inputs, Tolerance, compare, onnxruntime_side\n"
+            f"side = onnxruntime_side('original model', {str(model)!r})\n"
+            "import numpy as np\n"
+            "inputs = Inputs({1: {'x': (1, 8)}, 3: {'x': (3, 8)}}, {'x': np.dtype(np.float32)})\n"
+            f"result = compare(side, onnxruntime_side('fixed model', {str(model)!r}), inputs, Tolerance(1e-5, 1e-4))\n"
+            "assert result.passed, result.message\n"
+            "print('torch' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
+
+
+def test_polygraphy_still_recognises_torch_tensors_once_torch_is_imported():
+    torch = pytest.importorskip("torch")
+    from polygraphy.util import array
+
+    from graphfix.compare.runners import polygraphy_without_torch
+
+    polygraphy_without_torch()
+    assert array.is_torch(torch.zeros(2)) and not array.is_torch(np.zeros(2)) and not array.is_torch(1.5)
