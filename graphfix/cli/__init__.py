@@ -11,6 +11,8 @@ are its whole job), or print a traceback unless asked (``--verbose``).
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -59,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except GraphfixError as error:
         report_error(errors, error, args)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (`graphfix lint ... | head`): stop quietly, as command-line tools do, and
+        # point stdout at /dev/null so that flushing it at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
     except KeyboardInterrupt:
         errors.print("graphfix: interrupted")

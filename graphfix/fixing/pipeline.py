@@ -11,6 +11,7 @@ written; a model that fails verification is not written unless ``force``.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 import onnx_ir as ir
 
 from graphfix.analyse import Analysis
-from graphfix.errors import GraphfixError, VerificationError
+from graphfix.errors import GraphfixError, UsageError, VerificationError
 from graphfix.fixing.editor import Editor
 from graphfix.fixing.hooks import ReshapeHook, apply_user_reshapes
 from graphfix.fixing.opset import convert_opset
@@ -175,7 +176,8 @@ def fix(
 
     Raises:
         ModelError: The model cannot be read.
-        UsageError: A bad parameter (``input_shapes``, ``reshape``, ``select``/``ignore``).
+        UsageError: A bad parameter (``input_shapes``, ``reshape``, ``select``/``ignore``, a negative or
+            non-finite ``atol``/``rtol``).
         GraphfixError: ``dynamic_batch`` is refused (something bakes the batch), the fixes do not converge,
             or the output path is unusable.
         VerificationError: The fixed model fails ``onnx.checker`` or does not match the original (nothing
@@ -184,6 +186,10 @@ def fix(
         MissingReference: A custom op has no reference implementation, so the fix cannot be verified
             (GF402's code and text; ``verify=False`` skips verification).
     """
+    for name, tolerance in (("atol", atol), ("rtol", rtol)):
+        # A NaN tolerance passes every comparison (nothing is greater than NaN): refuse it with the rest.
+        if not math.isfinite(tolerance) or tolerance < 0:
+            raise UsageError(f"{name} {tolerance}: a tolerance must be a finite number >= 0", parameters=(name,))
     registry = registry_from(custom_ops)
     with using(registry):
         return _fix(source, output, input_shapes=input_shapes, reshape=reshape, reshape_hook=reshape_hook,

@@ -169,6 +169,17 @@ def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from _tensors(subgraph)
 
 
+def external_locations(proto: onnx.ModelProto) -> list[str]:
+    """The external data files ``proto`` names (relative to its folder), each once, in order."""
+    found: dict[str, None] = {}
+    for tensor in _tensors(proto.graph):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            if location:
+                found.setdefault(location)
+    return list(found)
+
+
 def _check_external_data(proto: onnx.ModelProto, directory: Path, label: str) -> dict[str, int]:
     root = directory.resolve()
     sizes: dict[Path, int] = {}

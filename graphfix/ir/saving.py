@@ -152,7 +152,10 @@ def save_model(
         with display.task(f"saving {Path(path).name} ({size / 2**20:.0f} MiB)"):
             if external:
                 ir.save(model, stage.path, external_data=data_name)
-                stage.add_companion(data_name)
+                if _names_external_data(stage.path):
+                    stage.add_companion(data_name)
+                else:  # every weight was small enough to stay inside: no empty sidecar beside the model
+                    (stage.folder / data_name).unlink(missing_ok=True)
             else:
                 ir.save(model, stage.path)
         if check is not None:
@@ -180,6 +183,15 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: Any) -> int:
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`write_bytes_atomic`)."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _names_external_data(path: Path) -> bool:
+    """Whether the model file at ``path`` keeps any tensor in external data (its weights are not read)."""
+    import onnx
+
+    from graphfix.ir.loading import external_locations
+
+    return bool(external_locations(onnx.load(str(path), load_external_data=False)))
 
 
 def _parent(path: Path) -> Path:

@@ -131,3 +131,76 @@ def test_fix_of_a_model_whose_external_data_is_hard_linked_is_one_clear_error(tm
     want = ort.InferenceSession(str(source)).run(None, {"x": x})[0]
     got = ort.InferenceSession(str(out)).run(None, {"x": x})[0]
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("command", [
+    ["lint", "{m}", "--output-file", "{m}"],
+    ["lint", "{m}", "--format", "json", "--output-file", "{data}"],
+    ["fix", "{m}", "-o", "{out}", "--report", "{m}"],
+    ["fix", "{m}", "-o", "{out}", "--compile", "fp32", "--engine", "{m}"],
+    ["compile", "{m}", "-o", "{m}"],
+    ["run", "{m}", "--save-outputs", "{m}"],
+    ["run", "{m}", "--save-outputs", "{data}"],
+], ids=["lint-output-file", "lint-output-file-data", "fix-report", "fix-engine", "compile-o", "run-save-outputs",
+        "run-save-outputs-data"])
+def test_no_output_flag_overwrites_the_input_model_or_its_data(tmp_path, capsys, command):
+    """Only `fix -o IN --in-place` may replace an input: every other output flag naming the input model (or
+    its external data) is refused with one line before any work, and both files stay as they were."""
+    source = _view_with_external_weight(tmp_path)
+    data = tmp_path / "m.onnx.data"
+    before = source.read_bytes(), data.read_bytes()
+    args = [a.format(m=source, data=data, out=tmp_path / "out.onnx") for a in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give another path (graphfix never overwrites its input)" in err
+    assert ("is external data of the input model" if "{data}" in command else "is the input model") in err
+    assert (source.read_bytes(), data.read_bytes()) == before
+    assert not (tmp_path / "out.onnx").exists()
+
+
+def test_an_output_flag_whose_folder_is_missing_is_refused_before_the_model_is_written(tmp_path, capsys):
+    source = _view_with_external_weight(tmp_path)
+    out = tmp_path / "out.onnx"
+    assert main(["fix", str(source), "-o", str(out), "--report", str(tmp_path / "nope" / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("graphfix: error: --report ") and "does not exist (create it first)" in err
+    assert not out.exists()  # the model was not written before the report failed
+    assert main(["run", str(source), "--save-outputs", str(tmp_path / "nope" / "o.npz")]) == 2
+    assert "the output folder" in capsys.readouterr().err
+
+
+def test_an_input_shape_that_contradicts_a_static_dim_is_refused(tmp_path, capsys):
+    """Pinning a dim the model declares static (x is [N, 4, 8, 8]) used to be taken as given: lint planned
+    a wrong constant ([-1, 320]) and fix ended in "the fixed model fails onnx.checker ... please report
+    this". It is the user's value that is wrong: one line naming the dim, before any analysis."""
+    source = tmp_path / "m.onnx"
+    onnx.save(parse(VIEW_SIZE0), source)
+    out = tmp_path / "out.onnx"
+    for command in (["lint", str(source)], ["fix", str(source), "-o", str(out)]):
+        assert main([*command, "--input-shape", "x:1x4x8x10"]) == 2
+        err = capsys.readouterr().err
+        assert "graphfix: error: --input-shape x: dim 3 is 8 in the model, 10 given (only dynamic dims can be " \
+               "pinned)" in err and "please report" not in err
+    assert not out.exists()
+    assert main(["fix", str(source), "-o", str(out), "--input-shape", "x:1x4x8x8"]) == 0  # agreeing is fine
+    import onnxruntime as ort
+
+    x = np.random.default_rng(0).standard_normal((3, 4, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(ort.InferenceSession(str(out)).run(None, {"x": x})[0],
+                                  ort.InferenceSession(str(source)).run(None, {"x": x})[0])
+
+
+@pytest.mark.parametrize("flag, value", [("--atol", "nan"), ("--rtol", "-1"), ("--atol", "inf")])
+def test_a_tolerance_that_would_pass_anything_is_refused(tmp_path, capsys, flag, value):
+    """`--atol nan` made verification pass whatever the fixed model computes (nothing exceeds NaN)."""
+    import graphfix
+
+    source = tmp_path / "m.onnx"
+    onnx.save(parse(VIEW_SIZE0), source)
+    out = tmp_path / "out.onnx"
+    assert main(["fix", str(source), "-o", str(out), flag, value]) == 2
+    assert f"graphfix: error: {flag} {float(value)}: a tolerance must be a finite number >= 0" in \
+        capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(UsageError, match=rf"^{flag[2:]} {float(value)}: a tolerance must be"):
+        graphfix.fix(source, out, **{flag[2:]: float(value)})
