@@ -109,8 +109,9 @@ def _custom_model(source: str | os.PathLike[str] | bytes) -> Any:
 
 
 def onnxruntime_side(label: str, model: str | os.PathLike[str], *, description: str = "onnxruntime CPU",
-                     quiet: bool = False) -> Side:
-    """ONNX Runtime (CPU) on the model file ``model`` (``quiet``: without ONNX Runtime's own error log)."""
+                     quiet: bool = True) -> Side:
+    """ONNX Runtime (CPU) on the model file ``model`` (``quiet``, the default: without ONNX Runtime's own error
+    log; the comparison reports a failure itself)."""
     return Side(label, "ONNX Runtime", "onnxruntime", functools.partial(onnxruntime_session, model, quiet=quiet),
                 description)
 
@@ -132,8 +133,10 @@ def function_side(label: str, runtime: str, load: Callable[[], RunFunction], inp
     return Side(label, runtime, "function", load, description, tuple(inputs))
 
 
-def polygraphy_runner(side: Side, on_load_error: Callable[[Side, BaseException], None]) -> Any:
-    """The Polygraphy runner for ``side``; load errors are reported to ``on_load_error`` and re-raised."""
+def polygraphy_runner(side: Side, on_load_error: Callable[[Side, BaseException], None],
+                      on_run_error: Callable[[Side, Mapping[str, Any], BaseException], None] | None = None) -> Any:
+    """The Polygraphy runner for ``side``; load errors are reported to ``on_load_error``, run errors (with
+    the feeds) to ``on_run_error``, and re-raised: Polygraphy's exception does not say which side failed."""
 
     def guarded() -> Any:
         try:
@@ -142,11 +145,25 @@ def polygraphy_runner(side: Side, on_load_error: Callable[[Side, BaseException],
             on_load_error(side, error)
             raise
 
+    runner: Any
     if side.kind == "onnxruntime":
-        return require("polygraphy.backend.onnxrt", "comparing outputs").OnnxrtRunner(guarded, name=side.label)
-    if side.kind == "tensorrt":
-        return require("polygraphy.backend.trt", "running a TensorRT engine").TrtRunner(guarded, name=side.label)
-    return _function_runner_class()(guarded, side.inputs, name=side.label)
+        runner = require("polygraphy.backend.onnxrt", "comparing outputs").OnnxrtRunner(guarded, name=side.label)
+    elif side.kind == "tensorrt":
+        runner = require("polygraphy.backend.trt", "running a TensorRT engine").TrtRunner(guarded, name=side.label)
+    else:
+        runner = _function_runner_class()(guarded, side.inputs, name=side.label)
+    if on_run_error is not None:
+        infer = runner.infer
+
+        def recorded(feed_dict: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+            try:
+                return infer(feed_dict, *args, **kwargs)
+            except Exception as error:
+                on_run_error(side, feed_dict, error)
+                raise
+
+        runner.infer = recorded  # this runner only: the comparator calls runner.infer(feed_dict)
+    return runner
 
 
 @functools.cache
