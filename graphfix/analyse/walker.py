@@ -120,16 +120,36 @@ def analyse(
                 dynamic_dims.append(DynamicDim(value, axis, str(dim.value or "?"), True))
 
     order = topological_order(graph)
+    inferred: dict[tuple[object, ...], Inferred] = {}  # shared by the see-through walks
 
     def walk(repairs: dict[ir.Node, BakedReshape]) -> Analysis:
         analysis = Analysis(loaded, probes, input_dims, order, pinned=pinned, dynamic_dims=dynamic_dims,
                             batch_declared=batch_declared, assume_batch=assume_batch, unshaped_inputs=unshaped,
                             custom_ops=custom_ops, repairs=repairs)
-        _Walker(analysis, real_inputs, initializer_values).run()
+        _Walker(analysis, real_inputs, initializer_values, inferred).run()
         return analysis
 
     # Reshapes that bake the batch are walked again as if repaired, so one analysis sees every one of them.
     return see_through(walk({}), walk)
+
+
+# ONNX's answer for one node at one probe: output shapes, output element types, the failure to report.
+Inferred = tuple[tuple[Shape | None, ...], tuple[int | None, ...], str | None]
+
+
+def _attributes_key(node: ir.Node) -> tuple[object, ...] | None:
+    """``node``'s attributes as a hashable key; None when one holds a tensor, a graph or a reference."""
+    key: list[tuple[str, int, object]] = []
+    for name, attr in node.attributes.items():
+        if attr.is_ref() or attr.type not in _PLAIN_ATTRIBUTES:
+            return None
+        value = attr.value
+        key.append((name, int(attr.type), tuple(value) if isinstance(value, (list, tuple)) else value))
+    return tuple(sorted(key, key=lambda item: item[0]))
+
+
+_PLAIN_ATTRIBUTES = frozenset({ir.AttributeType.INT, ir.AttributeType.INTS, ir.AttributeType.FLOAT,
+                               ir.AttributeType.FLOATS, ir.AttributeType.STRING, ir.AttributeType.STRINGS})
 
 
 def _dtype(value: ir.Value) -> int:
@@ -139,7 +159,8 @@ def _dtype(value: ir.Value) -> int:
 class _Walker:
     """Evaluates the graph once per node, for all probes at a time."""
 
-    def __init__(self, analysis: Analysis, inputs: list[ir.Value], initializers: set[ir.Value]) -> None:
+    def __init__(self, analysis: Analysis, inputs: list[ir.Value], initializers: set[ir.Value],
+                 inferred: dict[tuple[object, ...], Inferred] | None = None) -> None:
         self.analysis = analysis
         self.inputs = inputs
         self.initializers = initializers
@@ -154,6 +175,8 @@ class _Walker:
         self._protos: dict[ir.Node, onnx.NodeProto] = {}
         self._inferred_dtypes: dict[ir.Value, int] = {}
         self._types: dict[tuple[int, Shape | None], onnx.TypeProto] = {}
+        self._attribute_keys: dict[ir.Node, tuple[object, ...] | None] = {}
+        self.inferred = inferred if inferred is not None else {}
 
     def run(self) -> None:
         facts = self.analysis.facts
@@ -364,6 +387,41 @@ class _Walker:
         schema = self.schema(node)
         if schema is None:
             return [None] * len(node.outputs)
+        # Repeated blocks (24 transformer layers) ask ONNX the same question many times: answer each once.
+        key = self.inference_key(node, inputs, probe)
+        known = self.inferred.get(key) if key is not None else None
+        if known is None:
+            known = self.infer_once(node, schema, inputs, probe)
+            if key is not None and known[2] is None:  # ONNX's messages name the node: never reuse them
+                self.inferred[key] = known
+        shapes, dtypes, failure = known
+        if failure is not None:
+            self.analysis.issues.append(Issue(node, "inference-failed", failure, probe))
+        for output, dtype in zip(node.outputs, dtypes):
+            if dtype is not None:
+                self._inferred_dtypes[output] = dtype
+        if node.op_type == "Reshape" and standard:
+            self.check_volume(node, inputs[0], shapes[0] if shapes else None, probe)
+        return list(shapes)
+
+    def inference_key(self, node: ir.Node, inputs: list[Facts | None], probe: int) -> tuple[object, ...] | None:
+        """What ONNX's inference of ``node`` depends on at ``probe``, or None when it cannot be keyed."""
+        if node in self._attribute_keys:
+            attributes = self._attribute_keys[node]
+        else:
+            attributes = self._attribute_keys[node] = _attributes_key(node)
+        if attributes is None:
+            return None
+        operands = tuple(None if f is None else (f.dtype, f.shapes[probe], _value_key(f.values[probe]))
+                         for f in inputs)
+        present = tuple(v is not None for v in node.inputs)
+        names = tuple(bool(v.name) for v in node.outputs)
+        return (node.domain, node.op_type, attributes, operands, present, names)
+
+    def infer_once(self, node: ir.Node, schema: onnx.defs.OpSchema, inputs: list[Facts | None], probe: int
+                   ) -> Inferred:
+        """ONNX's inference of ``node``'s outputs: their shapes, element types, and the failure to report."""
+        unknown: Inferred = ((None,) * len(node.outputs), (None,) * len(node.outputs), None)
         types: dict[str, onnx.TypeProto] = {}
         data: dict[str, onnx.TensorProto] = {}
         complete = True
@@ -371,7 +429,7 @@ class _Walker:
             if value is None or f is None:
                 continue
             if not f.dtype:
-                return [None] * len(node.outputs)  # nothing to infer from (after an unknown op)
+                return unknown  # nothing to infer from (after an unknown op)
             complete = complete and _full(f.shapes[probe]) is not None
             key = (f.dtype, f.shapes[probe])
             type_proto = self._types.get(key)
@@ -389,21 +447,20 @@ class _Walker:
                 schema, self.proto(node), types, data, opset_imports=self.opset_imports)
         except Exception as error:  # onnx raises InferenceError and others on mismatched shapes
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            if complete:  # with unknown inputs the cause is upstream, already recorded there
-                self.analysis.issues.append(Issue(node, "inference-failed", message, probe))
-            return [None] * len(node.outputs)
+            # With unknown inputs the cause is upstream, already recorded there.
+            return unknown[0], unknown[1], message if complete else None
         shapes: list[Shape | None] = []
+        dtypes: list[int | None] = []
         for output in node.outputs:
             type_proto = out.get(output.name or "")
             if type_proto is None or not type_proto.tensor_type.HasField("shape"):
                 shapes.append(None)
+                dtypes.append(None)
                 continue
             dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in type_proto.tensor_type.shape.dim)
             shapes.append(dims)
-            self._inferred_dtypes[output] = type_proto.tensor_type.elem_type
-        if node.op_type == "Reshape" and standard:
-            self.check_volume(node, inputs[0], shapes[0] if shapes else None, probe)
-        return shapes
+            dtypes.append(type_proto.tensor_type.elem_type)
+        return tuple(shapes), tuple(dtypes), None
 
     def check_volume(self, node: ir.Node, source: Facts | None, shape: Shape | None, probe: int) -> None:
         before = _full(source.shapes[probe]) if source is not None else None
