@@ -17,7 +17,15 @@ from types import ModuleType
 from graphfix import __version__
 from graphfix.cli import compile as compile_command
 from graphfix.cli import config, fix, lint, plugin, rules, run
-from graphfix.cli.common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, Parser, report_error, report_internal
+from graphfix.cli.common import (
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    Parser,
+    lazy_console,
+    report_error,
+    report_internal,
+)
 from graphfix.errors import GraphfixError
 
 # The subcommands, in the order ``graphfix --help`` lists them; each module has add_parsers().
@@ -40,10 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``graphfix`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)  # --version and --help end here, before rich is imported
-    from rich.console import Console
-
-    console = Console(highlight=False, soft_wrap=True)
-    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    console, errors = lazy_console(), lazy_console(stderr=True)  # rich is imported when first printed to
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
