@@ -175,8 +175,9 @@ class _Walker:
         self._protos: dict[ir.Node, onnx.NodeProto] = {}
         self._inferred_dtypes: dict[ir.Value, int] = {}
         self._types: dict[tuple[int, Shape | None], onnx.TypeProto] = {}
-        self._attribute_keys: dict[ir.Node, tuple[object, ...] | None] = {}
+        self._node_keys: dict[ir.Node, tuple[object, ...] | None] = {}
         self.inferred = inferred if inferred is not None else {}
+        self.evaluated: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}
 
     def run(self) -> None:
         facts = self.analysis.facts
@@ -259,12 +260,13 @@ class _Walker:
         per_probe_values: list[list[np.ndarray | None]] = []
         previous: tuple[object, list[Shape | None], list[np.ndarray | None]] | None = None
         for probe in range(self.count):
-            key = tuple((f.shapes[probe], _value_key(f.values[probe])) if f is not None else None for f in inputs)
+            key = tuple((f.dtype, f.shapes[probe], _value_key(f.values[probe])) if f is not None else None
+                        for f in inputs)
             if previous is not None and key == previous[0]:
                 per_probe_shapes.append(previous[1])
                 per_probe_values.append(previous[2])
                 continue
-            shapes, values = self.compute(node, inputs, probe, standard)
+            shapes, values = self.compute(node, inputs, probe, standard, key)
             per_probe_shapes.append(shapes)
             per_probe_values.append(values)
             previous = (key, shapes, values)
@@ -343,16 +345,26 @@ class _Walker:
         self.set_outputs(node, shapes, values, runtime=True, derived=True)
 
     def compute(
-        self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool
+        self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool, operands: tuple[object, ...]
     ) -> tuple[list[Shape | None], list[np.ndarray | None]]:
+        """``node``'s outputs at ``probe``; ``operands`` is what its inputs are there (dtypes, shapes, values)."""
         values = [f.values[probe] if f is not None else None for f in inputs]
         evaluable = standard and all(
             v is not None for v, f in zip(values, inputs) if f is not None
         ) and len(node.outputs) > 0
+        # Repeated blocks (24 transformer layers) ask the same questions many times: answer each once.
+        key = self.node_key(node, operands)
         if evaluable:
+            known = self.evaluated.get(key) if key is not None else None
+            if known is not None:
+                return [tuple(int(d) for d in r.shape) for r in known], list(known)
             try:
                 results = evaluate(node, values, self.analysis.opset)
                 if len(results) == len(node.outputs):
+                    if key is not None:
+                        for array in results:  # shared by the nodes that ask the same: never changed
+                            array.flags.writeable = False
+                        self.evaluated[key] = tuple(results)
                     return [tuple(int(d) for d in r.shape) for r in results], list(results)
             except NotEvaluable:
                 pass
@@ -360,7 +372,7 @@ class _Walker:
             custom = self.custom(node, inputs, probe)
             if custom is not None:
                 return custom
-        return self.infer(node, inputs, probe, standard), [None] * len(node.outputs)
+        return self.infer(node, inputs, probe, standard, key), [None] * len(node.outputs)
 
     def custom(self, node: ir.Node, inputs: list[Facts | None], probe: int
                ) -> tuple[list[Shape | None], list[np.ndarray | None]] | None:
@@ -383,12 +395,12 @@ class _Walker:
             self._inferred_dtypes[output] = dtype
         return list(shapes), list(values)
 
-    def infer(self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool) -> list[Shape | None]:
+    def infer(self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool,
+              key: tuple[object, ...] | None) -> list[Shape | None]:
+        """ONNX's inference of ``node``'s output shapes at ``probe`` (``key``: :meth:`node_key`)."""
         schema = self.schema(node)
         if schema is None:
             return [None] * len(node.outputs)
-        # Repeated blocks (24 transformer layers) ask ONNX the same question many times: answer each once.
-        key = self.inference_key(node, inputs, probe)
         known = self.inferred.get(key) if key is not None else None
         if known is None:
             known = self.infer_once(node, schema, inputs, probe)
@@ -404,19 +416,17 @@ class _Walker:
             self.check_volume(node, inputs[0], shapes[0] if shapes else None, probe)
         return list(shapes)
 
-    def inference_key(self, node: ir.Node, inputs: list[Facts | None], probe: int) -> tuple[object, ...] | None:
-        """What ONNX's inference of ``node`` depends on at ``probe``, or None when it cannot be keyed."""
-        if node in self._attribute_keys:
-            attributes = self._attribute_keys[node]
+    def node_key(self, node: ir.Node, operands: tuple[object, ...]) -> tuple[object, ...] | None:
+        """What ``node``'s outputs depend on, given its ``operands``; None when it cannot be keyed (an
+        attribute holds a tensor, a graph or a reference)."""
+        if node in self._node_keys:
+            own = self._node_keys[node]
         else:
-            attributes = self._attribute_keys[node] = _attributes_key(node)
-        if attributes is None:
-            return None
-        operands = tuple(None if f is None else (f.dtype, f.shapes[probe], _value_key(f.values[probe]))
-                         for f in inputs)
-        present = tuple(v is not None for v in node.inputs)
-        names = tuple(bool(v.name) for v in node.outputs)
-        return (node.domain, node.op_type, attributes, operands, present, names)
+            attributes = _attributes_key(node)
+            own = self._node_keys[node] = None if attributes is None else (
+                node.domain, node.op_type, attributes, tuple(v is not None for v in node.inputs),
+                tuple(bool(v.name) for v in node.outputs))
+        return None if own is None else (own, operands)
 
     def infer_once(self, node: ir.Node, schema: onnx.defs.OpSchema, inputs: list[Facts | None], probe: int
                    ) -> Inferred:
