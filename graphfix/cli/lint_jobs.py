@@ -170,7 +170,11 @@ def lint_files(tasks: Sequence[FileTask], jobs: int, auto: bool = False) -> Iter
     if jobs > 1 and auto and not worth_a_pool(tasks):
         jobs = 1
     if jobs == 1:
-        for task in tasks:
+        import gc
+
+        for index, task in enumerate(tasks):
+            if index and not gc.isenabled():
+                gc.collect()  # the previous model's graph (the command line runs lint without the collector)
             yield lint_file(task)
         return
     import gc
