@@ -13,6 +13,7 @@ tiny integer-like tensors.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -222,13 +223,19 @@ class _Walker:
 
     def _visit(self, node: ir.Node) -> None:
         facts = self.analysis.facts
-        inputs = [facts.get(v) if v is not None else None for v in node.inputs]
-        missing = [v for v, f in zip(node.inputs, inputs) if v is not None and f is None]
-        if missing:  # outer-scope value inside a subgraph, or an unknown producer
-            self.unknown_outputs(node, runtime=True)
-            return
-        runtime = any(f is not None and f.runtime for f in inputs)
-        derived = any(f is not None and f.shape_derived for f in inputs)
+        inputs: list[Facts | None] = []
+        runtime = derived = False
+        for value in node.inputs:
+            if value is None:
+                inputs.append(None)
+                continue
+            found = facts.get(value)
+            if found is None:  # outer-scope value inside a subgraph, or an unknown producer
+                self.unknown_outputs(node, runtime=True)
+                return
+            inputs.append(found)
+            runtime = runtime or found.runtime
+            derived = derived or found.shape_derived
         op = node.op_type
         standard = is_standard(node)
         if standard and op == "Constant":
@@ -258,10 +265,14 @@ class _Walker:
 
         per_probe_shapes: list[list[Shape | None]] = []
         per_probe_values: list[list[np.ndarray | None]] = []
+        if all(f is None or f.same_at_every_probe() for f in inputs):  # weights, constants: compute once
+            shapes, values = self.compute(node, inputs, 0, standard, _operands_key(inputs, 0))
+            self.set_outputs(node, [shapes] * self.count, [values] * self.count, runtime=runtime, derived=derived)
+            self.note_unresolved(node, inputs, [shapes], standard)
+            return
         previous: tuple[object, list[Shape | None], list[np.ndarray | None]] | None = None
         for probe in range(self.count):
-            key = tuple((f.dtype, f.shapes[probe], _value_key(f.values[probe])) if f is not None else None
-                        for f in inputs)
+            key = _operands_key(inputs, probe)
             if previous is not None and key == previous[0]:
                 per_probe_shapes.append(previous[1])
                 per_probe_values.append(previous[2])
@@ -516,7 +527,7 @@ class _Walker:
             dtype = _dtype(output)
             for array in probe_values:
                 if array is not None:
-                    dtype = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+                    dtype = _tensor_dtype(array.dtype)
                     break
             else:
                 dtype = self._inferred_dtypes.pop(output, dtype) or dtype
@@ -563,10 +574,9 @@ class _Walker:
 
 def _full(shape: Shape | None) -> tuple[int, ...] | None:
     """``shape`` when every dim of it is known."""
-    if shape is None:
+    if shape is None or None in shape:
         return None
-    dims = [d for d in shape if d is not None]
-    return tuple(dims) if len(dims) == len(shape) else None
+    return shape  # type: ignore[return-value]  # no None left
 
 
 def _read_small(tensor: ir.TensorProtocol) -> np.ndarray | None:
@@ -597,6 +607,16 @@ def _constant_dtype(node: ir.Node) -> int:
         if name in node.attributes:
             return dtype
     return 0
+
+
+@functools.lru_cache(maxsize=64)
+def _tensor_dtype(dtype: np.dtype) -> int:
+    return int(onnx.helper.np_dtype_to_tensor_dtype(dtype))
+
+
+def _operands_key(inputs: list[Facts | None], probe: int) -> tuple[object, ...]:
+    """What ``inputs`` are at ``probe``: element type, shape and (small) value of each."""
+    return tuple([None if f is None else (f.dtype, f.shapes[probe], _value_key(f.values[probe])) for f in inputs])
 
 
 def _value_key(array: np.ndarray | None) -> object:
