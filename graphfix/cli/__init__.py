@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     collecting = gc.isenabled()
     if args.command == "lint":
         # Lint frees what it allocates by reference counting; the cyclic collector's passes over the
-        # imports and the graph cost about 5% of a large model's lint (lint_files collects between files).
+        # imports and the graph cost about 5% of a large model's lint (lint_files turns it back on for a
+        # second file).
         gc.disable()
     try:
         from graphfix.progress import Progress, use

@@ -131,6 +131,9 @@ def _lint_file(task: FileTask, detached: bool) -> FileResult:
 
 
 def _lint_detached(task: FileTask) -> FileResult:
+    import gc
+
+    gc.enable()  # a forked worker inherits the command line's collector turned off; it lints many files
     return lint_file(task, detached=True)
 
 
@@ -173,8 +176,10 @@ def lint_files(tasks: Sequence[FileTask], jobs: int, auto: bool = False) -> Iter
         import gc
 
         for index, task in enumerate(tasks):
-            if index and not gc.isenabled():
-                gc.collect()  # the previous model's graph (the command line runs lint without the collector)
+            if index == 1:
+                # The command line lints its first file without the cyclic collector (start-up); a folder's
+                # graphs that no finding holds are cycles, so the rest run with it.
+                gc.enable()
             yield lint_file(task)
         return
     import gc

@@ -87,3 +87,25 @@ def test_lint_in_process_leaves_the_cyclic_collector_as_it_was(tmp_path):
     assert main(["lint", str(SAMPLES / "detector_legacy.onnx"), "--format", "json", "--output-file", str(report)]) == 1
     assert report.exists()
     assert gc.isenabled()
+
+
+def test_a_folder_lints_with_the_cyclic_collector_after_its_first_file(tmp_path, monkeypatch):
+    """Only the first file of ``graphfix lint`` runs without the collector: a folder's graphs that no finding
+    holds are cycles, freed by it."""
+    import gc
+    import shutil
+
+    from graphfix.cli import lint_jobs, main
+
+    for index in range(3):
+        shutil.copy(SAMPLES / "detector_legacy.onnx", tmp_path / f"m{index}.onnx")
+    seen = []
+    real = lint_jobs.lint_file
+
+    def spy(task, detached=False):
+        seen.append(gc.isenabled())
+        return real(task, detached)
+
+    monkeypatch.setattr(lint_jobs, "lint_file", spy)
+    assert main(["lint", str(tmp_path), "--format", "json", "--jobs", "1", "--output-file", str(tmp_path / "r.json")]) == 1
+    assert seen == [False, True, True] and gc.isenabled()
