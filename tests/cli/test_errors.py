@@ -204,3 +204,20 @@ def test_a_tolerance_that_would_pass_anything_is_refused(tmp_path, capsys, flag,
     assert not out.exists()
     with pytest.raises(UsageError, match=rf"^{flag[2:]} {float(value)}: a tolerance must be"):
         graphfix.fix(source, out, **{flag[2:]: float(value)})
+
+
+def test_ctrl_c_while_the_output_is_staged_leaves_no_file(tmp_path, capsys, monkeypatch):
+    """Ctrl-C after the fixed model and its data are written to the staging folder, before they move into
+    place: exit 2, "interrupted", and nothing beside the input (no output, no sidecar, no staging folder)."""
+    import graphfix.fixing.pipeline as pipeline
+
+    source = _view_with_external_weight(tmp_path)
+
+    def interrupted(staged, original):
+        assert staged.is_file() and (staged.parent / "out.onnx.data").is_file()  # written, not yet in place
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "validate", interrupted)
+    assert main(["fix", str(source), "-o", str(tmp_path / "out.onnx")]) == 2
+    assert capsys.readouterr().err == "graphfix: interrupted\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.data"]
