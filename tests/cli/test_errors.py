@@ -221,3 +221,22 @@ def test_ctrl_c_while_the_output_is_staged_leaves_no_file(tmp_path, capsys, monk
     assert main(["fix", str(source), "-o", str(tmp_path / "out.onnx")]) == 2
     assert capsys.readouterr().err == "graphfix: interrupted\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.data"]
+
+
+def test_the_output_s_data_never_replaces_the_weights_of_a_renamed_input(tmp_path, capsys):
+    """m.onnx renamed to m_orig.onnx still reads m.onnx.data; `fix m_orig.onnx -o m.onnx` wrote its own
+    m.onnx.data over those weights, and the input then failed to load (or ran with the wrong weights)."""
+    import onnxruntime as ort
+
+    (_view_with_external_weight(tmp_path)).rename(tmp_path / "m_orig.onnx")
+    source, data = tmp_path / "m_orig.onnx", tmp_path / "m.onnx.data"
+    before = data.read_bytes()
+    assert main(["fix", str(source), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"graphfix: error: {tmp_path / 'm.onnx'}: its external data would be written to {data}, which "
+                   f"holds the weights of the input model {source}; give another output path\n")
+    assert data.read_bytes() == before and not (tmp_path / "m.onnx").exists()
+    assert main(["fix", str(source), "-o", str(tmp_path / "fixed.onnx")]) == 0  # another name is fine
+    x = np.random.default_rng(0).standard_normal((2, 4, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(ort.InferenceSession(str(tmp_path / "fixed.onnx")).run(None, {"x": x})[0],
+                                  ort.InferenceSession(str(source)).run(None, {"x": x})[0])
