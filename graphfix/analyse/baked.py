@@ -32,7 +32,6 @@ from graphfix.analyse.ops import is_standard
 from graphfix.analyse.operands import input_value
 from graphfix.analyse.rewrites import baked_reshape_target, baked_resize_scales
 
-_ROUNDS = 32  # walks at most; each finds the baked Reshapes the last could not see (one per block in series)
 _FAILED = ("inference-failed", "volume-mismatch")
 _BROADCASTING = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where", "Equal",
                            "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "PRelu", "Mod"})
@@ -46,7 +45,10 @@ def see_through(analysis: Analysis, walk: Walk) -> Analysis:
     if not analysis.has_batch_probes:
         return analysis
     repairs: dict[ir.Node, BakedReshape] = {}
-    for _ in range(_ROUNDS):
+    # Each walk finds the baked Reshapes the last could not see (one per block in series: 50 and more in a
+    # transformer) and at least one new one, so there are never more walks than Reshapes and Resizes.
+    rounds = sum(1 for node in analysis.order if node.op_type in ("Reshape", "Resize"))
+    for _ in range(rounds):
         found = find_baked_reshapes(analysis)
         if not found:
             break

@@ -34,15 +34,17 @@ from graphfix.export import export  # noqa: E402
 EXPORTERS = ("legacy", "dynamo")
 # Shape nodes a fixed model keeps: the batch itself, where an Expand/ConstantOfShape needs it at run time
 # (ViT's class token, DETR's mask and queries, an RNN's initial state).
-SHAPES_KEPT = {"vit": 1, "deit": 1, "swin": 1, "swin_reference": 1, "detr": 3, "lstm_text": 1, "gru_tagger": 1}
-# Static exports whose batch sits in another axis than 0 inside the graph (sequence-first attention, an
-# RNN's [layers, batch, hidden] state): --dynamic-batch refuses them (or verification catches the RNN state).
-STATIC_BATCH_NOT_IN_DIM_0 = {"detr", "lstm_text", "gru_tagger"}
+SHAPES_KEPT = {"vit": 1, "deit": 1, "vit_torchvision": 1, "swin": 1, "swin_reference": 1, "detr": 3, "lstm_text": 1,
+               "gru_tagger": 1, "crnn": 1}
+# Static exports whose batch sits in another axis than 0 inside the graph (sequence-first attention, also
+# inside nn.MultiheadAttention(batch_first=True); an RNN's [layers, batch, hidden] state): --dynamic-batch
+# refuses them, or verification catches the partial repair (nothing is written).
+STATIC_BATCH_NOT_IN_DIM_0 = {"detr", "lstm_text", "gru_tagger", "crnn", "vit_torchvision"}
 # dynamo records AdaptiveAvgPool1d of a transposed tensor (Swin's head) as as_strided: a Gather from the
 # flattened tensor whose constant indices hold the static batch; not repaired yet.
 STATIC_GATHER_INDICES = {("swin", "dynamo")}
 # dynamo exports take seconds each: the static path is exercised on a few of them.
-STATIC_DYNAMO = ("resnet", "vit", "swin", "unet", "yolov8")
+STATIC_DYNAMO = ("resnet", "vit", "swin", "unet", "yolov8", "deeplabv3")
 
 
 @functools.cache
