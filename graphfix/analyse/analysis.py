@@ -51,7 +51,7 @@ class Analysis:
     def model(self) -> ir.Model:
         return self.loaded.model
 
-    @property
+    @functools.cached_property
     def opset(self) -> int:
         return default_opset(self.model)
 

@@ -58,6 +58,12 @@ class Facts:
         """Whether the value is known at every probe."""
         return all(v is not None for v in self.values)
 
+    def same_at_every_probe(self) -> bool:
+        """Whether every probe holds the very same shape and value (weights, constants and what is computed
+        from them only): a node fed only such tensors is computed once."""
+        shape, value = self.shapes[0], self.values[0]
+        return all(s is shape for s in self.shapes) and all(v is value for v in self.values)
+
 
 @dataclass(frozen=True)
 class Issue:

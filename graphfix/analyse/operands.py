@@ -176,16 +176,28 @@ def attribute_array(node: ir.Node, name: str) -> np.ndarray | None:
 def shape_operands(node: ir.Node, opset: int) -> tuple[Operand, ...]:
     """The shape-carrying operands of a standard ``node`` that exist at ``opset``, in input order (inputs
     first, then attributes)."""
-    if not is_standard(node):
+    if not is_standard(node) or node.op_type not in SHAPE_OPERANDS:
         return ()
-    found = [operand(node, name, opset) for name in SHAPE_OPERANDS.get(node.op_type, ())]
+    return _shape_operands(node.op_type, opset, node.domain)
+
+
+@lru_cache(maxsize=1024)
+def _shape_operands(op_type: str, opset: int, domain: str) -> tuple[Operand, ...]:
+    found = [operand_of(op_type, name, opset, domain) for name in SHAPE_OPERANDS[op_type]]
     inputs = sorted((o for o in found if o.index is not None), key=lambda o: o.index or 0)
     return (*inputs, *(o for o in found if o.attribute))
 
 
 def shape_input_indices(node: ir.Node, opset: int) -> tuple[int, ...]:
     """The input positions of ``node``'s shape-carrying operands at ``opset``."""
-    return tuple(o.index for o in shape_operands(node, opset) if o.index is not None)
+    if not is_standard(node) or node.op_type not in SHAPE_OPERANDS:
+        return ()
+    return _shape_input_indices(node.op_type, opset, node.domain)
+
+
+@lru_cache(maxsize=1024)
+def _shape_input_indices(op_type: str, opset: int, domain: str) -> tuple[int, ...]:
+    return tuple(o.index for o in _shape_operands(op_type, opset, domain) if o.index is not None)
 
 
 def iter_shape_inputs(analysis: Analysis) -> Iterator[tuple[ir.Node, int, ir.Value]]:

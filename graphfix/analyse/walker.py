@@ -13,6 +13,7 @@ tiny integer-like tensors.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -120,16 +121,36 @@ def analyse(
                 dynamic_dims.append(DynamicDim(value, axis, str(dim.value or "?"), True))
 
     order = topological_order(graph)
+    inferred: dict[tuple[object, ...], Inferred] = {}  # shared by the see-through walks
 
     def walk(repairs: dict[ir.Node, BakedReshape]) -> Analysis:
         analysis = Analysis(loaded, probes, input_dims, order, pinned=pinned, dynamic_dims=dynamic_dims,
                             batch_declared=batch_declared, assume_batch=assume_batch, unshaped_inputs=unshaped,
                             custom_ops=custom_ops, repairs=repairs)
-        _Walker(analysis, real_inputs, initializer_values).run()
+        _Walker(analysis, real_inputs, initializer_values, inferred).run()
         return analysis
 
     # Reshapes that bake the batch are walked again as if repaired, so one analysis sees every one of them.
     return see_through(walk({}), walk)
+
+
+# ONNX's answer for one node at one probe: output shapes, output element types, the failure to report.
+Inferred = tuple[tuple[Shape | None, ...], tuple[int | None, ...], str | None]
+
+
+def _attributes_key(node: ir.Node) -> tuple[object, ...] | None:
+    """``node``'s attributes as a hashable key; None when one holds a tensor, a graph or a reference."""
+    key: list[tuple[str, int, object]] = []
+    for name, attr in node.attributes.items():
+        if attr.is_ref() or attr.type not in _PLAIN_ATTRIBUTES:
+            return None
+        value = attr.value
+        key.append((name, int(attr.type), tuple(value) if isinstance(value, (list, tuple)) else value))
+    return tuple(sorted(key, key=lambda item: item[0]))
+
+
+_PLAIN_ATTRIBUTES = frozenset({ir.AttributeType.INT, ir.AttributeType.INTS, ir.AttributeType.FLOAT,
+                               ir.AttributeType.FLOATS, ir.AttributeType.STRING, ir.AttributeType.STRINGS})
 
 
 def _dtype(value: ir.Value) -> int:
@@ -139,7 +160,8 @@ def _dtype(value: ir.Value) -> int:
 class _Walker:
     """Evaluates the graph once per node, for all probes at a time."""
 
-    def __init__(self, analysis: Analysis, inputs: list[ir.Value], initializers: set[ir.Value]) -> None:
+    def __init__(self, analysis: Analysis, inputs: list[ir.Value], initializers: set[ir.Value],
+                 inferred: dict[tuple[object, ...], Inferred] | None = None) -> None:
         self.analysis = analysis
         self.inputs = inputs
         self.initializers = initializers
@@ -154,6 +176,9 @@ class _Walker:
         self._protos: dict[ir.Node, onnx.NodeProto] = {}
         self._inferred_dtypes: dict[ir.Value, int] = {}
         self._types: dict[tuple[int, Shape | None], onnx.TypeProto] = {}
+        self._node_keys: dict[ir.Node, tuple[object, ...] | None] = {}
+        self.inferred = inferred if inferred is not None else {}
+        self.evaluated: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}
 
     def run(self) -> None:
         facts = self.analysis.facts
@@ -198,13 +223,19 @@ class _Walker:
 
     def _visit(self, node: ir.Node) -> None:
         facts = self.analysis.facts
-        inputs = [facts.get(v) if v is not None else None for v in node.inputs]
-        missing = [v for v, f in zip(node.inputs, inputs) if v is not None and f is None]
-        if missing:  # outer-scope value inside a subgraph, or an unknown producer
-            self.unknown_outputs(node, runtime=True)
-            return
-        runtime = any(f is not None and f.runtime for f in inputs)
-        derived = any(f is not None and f.shape_derived for f in inputs)
+        inputs: list[Facts | None] = []
+        runtime = derived = False
+        for value in node.inputs:
+            if value is None:
+                inputs.append(None)
+                continue
+            found = facts.get(value)
+            if found is None:  # outer-scope value inside a subgraph, or an unknown producer
+                self.unknown_outputs(node, runtime=True)
+                return
+            inputs.append(found)
+            runtime = runtime or found.runtime
+            derived = derived or found.shape_derived
         op = node.op_type
         standard = is_standard(node)
         if standard and op == "Constant":
@@ -234,14 +265,19 @@ class _Walker:
 
         per_probe_shapes: list[list[Shape | None]] = []
         per_probe_values: list[list[np.ndarray | None]] = []
+        if all(f is None or f.same_at_every_probe() for f in inputs):  # weights, constants: compute once
+            shapes, values = self.compute(node, inputs, 0, standard, _operands_key(inputs, 0))
+            self.set_outputs(node, [shapes] * self.count, [values] * self.count, runtime=runtime, derived=derived)
+            self.note_unresolved(node, inputs, [shapes], standard)
+            return
         previous: tuple[object, list[Shape | None], list[np.ndarray | None]] | None = None
         for probe in range(self.count):
-            key = tuple((f.shapes[probe], _value_key(f.values[probe])) if f is not None else None for f in inputs)
+            key = _operands_key(inputs, probe)
             if previous is not None and key == previous[0]:
                 per_probe_shapes.append(previous[1])
                 per_probe_values.append(previous[2])
                 continue
-            shapes, values = self.compute(node, inputs, probe, standard)
+            shapes, values = self.compute(node, inputs, probe, standard, key)
             per_probe_shapes.append(shapes)
             per_probe_values.append(values)
             previous = (key, shapes, values)
@@ -320,16 +356,26 @@ class _Walker:
         self.set_outputs(node, shapes, values, runtime=True, derived=True)
 
     def compute(
-        self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool
+        self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool, operands: tuple[object, ...]
     ) -> tuple[list[Shape | None], list[np.ndarray | None]]:
+        """``node``'s outputs at ``probe``; ``operands`` is what its inputs are there (dtypes, shapes, values)."""
         values = [f.values[probe] if f is not None else None for f in inputs]
         evaluable = standard and all(
             v is not None for v, f in zip(values, inputs) if f is not None
         ) and len(node.outputs) > 0
+        # Repeated blocks (24 transformer layers) ask the same questions many times: answer each once.
+        key = self.node_key(node, operands)
         if evaluable:
+            known = self.evaluated.get(key) if key is not None else None
+            if known is not None:
+                return [tuple(int(d) for d in r.shape) for r in known], list(known)
             try:
                 results = evaluate(node, values, self.analysis.opset)
                 if len(results) == len(node.outputs):
+                    if key is not None:
+                        for array in results:  # shared by the nodes that ask the same: never changed
+                            array.flags.writeable = False
+                        self.evaluated[key] = tuple(results)
                     return [tuple(int(d) for d in r.shape) for r in results], list(results)
             except NotEvaluable:
                 pass
@@ -337,7 +383,7 @@ class _Walker:
             custom = self.custom(node, inputs, probe)
             if custom is not None:
                 return custom
-        return self.infer(node, inputs, probe, standard), [None] * len(node.outputs)
+        return self.infer(node, inputs, probe, standard, key), [None] * len(node.outputs)
 
     def custom(self, node: ir.Node, inputs: list[Facts | None], probe: int
                ) -> tuple[list[Shape | None], list[np.ndarray | None]] | None:
@@ -360,10 +406,43 @@ class _Walker:
             self._inferred_dtypes[output] = dtype
         return list(shapes), list(values)
 
-    def infer(self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool) -> list[Shape | None]:
+    def infer(self, node: ir.Node, inputs: list[Facts | None], probe: int, standard: bool,
+              key: tuple[object, ...] | None) -> list[Shape | None]:
+        """ONNX's inference of ``node``'s output shapes at ``probe`` (``key``: :meth:`node_key`)."""
         schema = self.schema(node)
         if schema is None:
             return [None] * len(node.outputs)
+        known = self.inferred.get(key) if key is not None else None
+        if known is None:
+            known = self.infer_once(node, schema, inputs, probe)
+            if key is not None and known[2] is None:  # ONNX's messages name the node: never reuse them
+                self.inferred[key] = known
+        shapes, dtypes, failure = known
+        if failure is not None:
+            self.analysis.issues.append(Issue(node, "inference-failed", failure, probe))
+        for output, dtype in zip(node.outputs, dtypes):
+            if dtype is not None:
+                self._inferred_dtypes[output] = dtype
+        if node.op_type == "Reshape" and standard:
+            self.check_volume(node, inputs[0], shapes[0] if shapes else None, probe)
+        return list(shapes)
+
+    def node_key(self, node: ir.Node, operands: tuple[object, ...]) -> tuple[object, ...] | None:
+        """What ``node``'s outputs depend on, given its ``operands``; None when it cannot be keyed (an
+        attribute holds a tensor, a graph or a reference)."""
+        if node in self._node_keys:
+            own = self._node_keys[node]
+        else:
+            attributes = _attributes_key(node)
+            own = self._node_keys[node] = None if attributes is None else (
+                node.domain, node.op_type, attributes, tuple(v is not None for v in node.inputs),
+                tuple(bool(v.name) for v in node.outputs))
+        return None if own is None else (own, operands)
+
+    def infer_once(self, node: ir.Node, schema: onnx.defs.OpSchema, inputs: list[Facts | None], probe: int
+                   ) -> Inferred:
+        """ONNX's inference of ``node``'s outputs: their shapes, element types, and the failure to report."""
+        unknown: Inferred = ((None,) * len(node.outputs), (None,) * len(node.outputs), None)
         types: dict[str, onnx.TypeProto] = {}
         data: dict[str, onnx.TensorProto] = {}
         complete = True
@@ -371,7 +450,7 @@ class _Walker:
             if value is None or f is None:
                 continue
             if not f.dtype:
-                return [None] * len(node.outputs)  # nothing to infer from (after an unknown op)
+                return unknown  # nothing to infer from (after an unknown op)
             complete = complete and _full(f.shapes[probe]) is not None
             key = (f.dtype, f.shapes[probe])
             type_proto = self._types.get(key)
@@ -389,21 +468,20 @@ class _Walker:
                 schema, self.proto(node), types, data, opset_imports=self.opset_imports)
         except Exception as error:  # onnx raises InferenceError and others on mismatched shapes
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            if complete:  # with unknown inputs the cause is upstream, already recorded there
-                self.analysis.issues.append(Issue(node, "inference-failed", message, probe))
-            return [None] * len(node.outputs)
+            # With unknown inputs the cause is upstream, already recorded there.
+            return unknown[0], unknown[1], message if complete else None
         shapes: list[Shape | None] = []
+        dtypes: list[int | None] = []
         for output in node.outputs:
             type_proto = out.get(output.name or "")
             if type_proto is None or not type_proto.tensor_type.HasField("shape"):
                 shapes.append(None)
+                dtypes.append(None)
                 continue
             dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in type_proto.tensor_type.shape.dim)
             shapes.append(dims)
-            self._inferred_dtypes[output] = type_proto.tensor_type.elem_type
-        if node.op_type == "Reshape" and standard:
-            self.check_volume(node, inputs[0], shapes[0] if shapes else None, probe)
-        return shapes
+            dtypes.append(type_proto.tensor_type.elem_type)
+        return tuple(shapes), tuple(dtypes), None
 
     def check_volume(self, node: ir.Node, source: Facts | None, shape: Shape | None, probe: int) -> None:
         before = _full(source.shapes[probe]) if source is not None else None
@@ -449,7 +527,7 @@ class _Walker:
             dtype = _dtype(output)
             for array in probe_values:
                 if array is not None:
-                    dtype = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+                    dtype = _tensor_dtype(array.dtype)
                     break
             else:
                 dtype = self._inferred_dtypes.pop(output, dtype) or dtype
@@ -496,10 +574,9 @@ class _Walker:
 
 def _full(shape: Shape | None) -> tuple[int, ...] | None:
     """``shape`` when every dim of it is known."""
-    if shape is None:
+    if shape is None or None in shape:
         return None
-    dims = [d for d in shape if d is not None]
-    return tuple(dims) if len(dims) == len(shape) else None
+    return shape  # type: ignore[return-value]  # no None left
 
 
 def _read_small(tensor: ir.TensorProtocol) -> np.ndarray | None:
@@ -530,6 +607,16 @@ def _constant_dtype(node: ir.Node) -> int:
         if name in node.attributes:
             return dtype
     return 0
+
+
+@functools.lru_cache(maxsize=64)
+def _tensor_dtype(dtype: np.dtype) -> int:
+    return int(onnx.helper.np_dtype_to_tensor_dtype(dtype))
+
+
+def _operands_key(inputs: list[Facts | None], probe: int) -> tuple[object, ...]:
+    """What ``inputs`` are at ``probe``: element type, shape and (small) value of each."""
+    return tuple([None if f is None else (f.dtype, f.shapes[probe], _value_key(f.values[probe])) for f in inputs])
 
 
 def _value_key(array: np.ndarray | None) -> object:

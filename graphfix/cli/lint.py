@@ -22,6 +22,7 @@ from graphfix.cli.common import (
     add_path_options,
     parse_input_shapes,
     report_error,
+    styled_output,
 )
 
 if TYPE_CHECKING:
@@ -85,22 +86,28 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
 
 
 def _write(args: argparse.Namespace, console: Console, reports: list[Any], node_names: dict[str, set[str]]) -> None:
-    from rich.console import Console
-
-    from graphfix.cli.report import print_explanation, print_text, to_json, to_sarif
+    from graphfix.cli.report import plain_text, print_explanation, print_lines, text_lines, to_json, to_sarif
 
     if args.format == "text":
+        lines = text_lines(reports)
         if args.output_file:
-            buffer = io.StringIO()
-            file_console = Console(file=buffer, highlight=False, soft_wrap=True, no_color=True)
-            print_text(file_console, reports)
+            text = plain_text(lines)
             if args.explain:
-                print_explanation(file_console, reports, args.explain, node_names)
-            _save(args.output_file, buffer.getvalue())
-        else:
-            print_text(console, reports)
-            if args.explain:
-                print_explanation(console, reports, args.explain, node_names)
+                from rich.console import Console
+
+                buffer = io.StringIO()
+                print_explanation(Console(file=buffer, highlight=False, soft_wrap=True, no_color=True),
+                                  reports, args.explain, node_names)
+                text += buffer.getvalue()
+            _save(args.output_file, text)
+            return
+        if styled_output():
+            print_lines(console, lines)
+        else:  # a pipe, a file, CI: the same characters without rich
+            sys.stdout.write(plain_text(lines))
+            sys.stdout.flush()
+        if args.explain:
+            print_explanation(console, reports, args.explain, node_names)
         return
     if args.format == "html":
         from graphfix.cli.html import lint_report_input, render_html

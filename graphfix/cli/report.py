@@ -136,9 +136,14 @@ def print_explanation(console: Console, reports: Sequence[Report], node: str,
             console.print(f"{where}: {miss.code} did not fire: {escape(miss.reason)}", soft_wrap=True)
 
 
-def print_text(console: Console, reports: Sequence[Report], *, show_fixes: bool = True) -> None:
-    from rich.markup import escape
+# One line of the text report: (text, rich style) pieces; "" is no style.
+Line = list[tuple[str, str]]
 
+
+def text_lines(reports: Sequence[Report], *, show_fixes: bool = True) -> list[Line]:
+    """The text report (one line per finding, then the summary) as styled pieces, so that a terminal gets
+    it drawn by rich and a pipe or a file gets the same characters without importing rich."""
+    lines: list[Line] = []
     for report in reports:
         if report.error:
             continue
@@ -148,11 +153,13 @@ def print_text(console: Console, reports: Sequence[Report], *, show_fixes: bool 
             code_style = "bold red" if not finding.fixable else "bold yellow"
             if not finding.is_error:
                 marker, code_style = "info", "bold blue"
-            node = f" [cyan]{escape(finding.node_name)}[/cyan]" if finding.node_name else ""
-            console.print(f"[bold]{escape(report.file)}[/bold]:{node} [{code_style}]{finding.code}[/{code_style}] "
-                          f"{escape(marker)} {escape(finding.message)}", soft_wrap=True)
+            line: Line = [(report.file, "bold"), (":", "")]
+            if finding.node_name:
+                line += [(" ", ""), (finding.node_name, "cyan")]
+            line += [(" ", ""), (finding.code, code_style), (f" {marker} {finding.message}", "")]
+            lines.append(line)
             if show_fixes and finding.fixable and finding.safety is not Safety.SAFE:
-                console.print(f"    [dim]fix needs {_SAFETY_HINT[finding.safety]}[/dim]", soft_wrap=True)
+                lines.append([(f"    fix needs {_SAFETY_HINT[finding.safety]}", "dim")])
     totals = summary(reports)
     counts = Counter(f.code for r in reports for f in r.findings if f.is_error)
     problems = totals["findings"] - totals["information"]
@@ -160,20 +167,39 @@ def print_text(console: Console, reports: Sequence[Report], *, show_fixes: bool 
     info = (f"; {totals['information']} information finding{'s' if totals['information'] != 1 else ''}"
             if totals["information"] else "")
     if problems == 0 and totals["errors"] == 0:
-        console.print(f"[bold green]All checks passed![/bold green] ({_files(totals['files'])}{info}{checked})")
-        return
+        lines.append([("All checks passed!", "bold green"), (f" ({_files(totals['files'])}{info}{checked})", "")])
+        return lines
     if problems:
         by_code = ", ".join(f"{code} x{n}" for code, n in sorted(counts.items()))
-        line = (f"Found {problems} finding{'s' if problems != 1 else ''} in "
-                f"{_files(totals['files'])} ({by_code}{info}{checked}).")
+        line = [(f"Found {problems} finding{'s' if problems != 1 else ''} in "
+                 f"{_files(totals['files'])} ({by_code}{info}{checked}).", "")]
         if totals["fixable"]:
-            line += f" [bold]{totals['fixable']}[/bold] fixable with `graphfix fix` [*]"
+            line += [(" ", ""), (str(totals["fixable"]), "bold"), (" fixable with `graphfix fix` [*]", "")]
         if totals["fixable_with_options"]:
-            line += f"; {totals['fixable_with_options']} more with options [+]"
-        console.print(line, soft_wrap=True)
+            line.append((f"; {totals['fixable_with_options']} more with options [+]", ""))
+        lines.append(line)
     if totals["errors"]:
-        console.print(f"[bold red]{totals['errors']} file{'s' if totals['errors'] != 1 else ''} could not be "
-                      "checked[/bold red] (see the errors above)")
+        lines.append([(f"{totals['errors']} file{'s' if totals['errors'] != 1 else ''} could not be checked",
+                       "bold red"), (" (see the errors above)", "")])
+    return lines
+
+
+def plain_text(lines: Sequence[Line]) -> str:
+    """``lines`` without their styles, each ended by a newline."""
+    return "".join("".join(text for text, _ in line) + "\n" for line in lines)
+
+
+def print_lines(console: Console, lines: Sequence[Line]) -> None:
+    """``lines`` drawn by rich, styled."""
+    from rich.text import Text
+
+    for line in lines:
+        console.print(Text.assemble(*((text, style) if style else text for text, style in line)), soft_wrap=True)
+
+
+def print_text(console: Console, reports: Sequence[Report], *, show_fixes: bool = True) -> None:
+    """The text report drawn by rich (see :func:`text_lines`)."""
+    print_lines(console, text_lines(reports, show_fixes=show_fixes))
 
 
 def _checked_for(reports: Sequence[Report]) -> str:

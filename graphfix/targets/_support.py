@@ -67,8 +67,32 @@ class Restriction:
             self.opset_max is None or opset <= self.opset_max
         )
 
+    # Written once here for every kind (``_kind`` generates only __init__ and the frozen setters): each
+    # generated method costs an exec at import, and lint imports this module.
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
 
-@dataclass(frozen=True)
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self._values()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in fields(self))})"
+
+
+_T = TypeVar("_T")
+
+
+def _kind(cls: type[_T]) -> type[_T]:
+    """A restriction kind: a frozen dataclass whose equality, hash and repr are :class:`Restriction`'s."""
+    return dataclass(frozen=True, eq=False, repr=False)(cls)
+
+
+@_kind
 class AttributeValue(Restriction):
     """``attribute`` (``default`` when absent) must be one of ``allowed``."""
 
@@ -78,7 +102,7 @@ class AttributeValue(Restriction):
     default: Any = None
 
 
-@dataclass(frozen=True)
+@_kind
 class AttributeAbsent(Restriction):
     """``attribute`` must not be set."""
 
@@ -86,7 +110,7 @@ class AttributeAbsent(Restriction):
     attribute: str = ""
 
 
-@dataclass(frozen=True)
+@_kind
 class AttributeIgnored(Restriction):
     """The importer never reads ``attribute``: any value other than ``default`` is silently ignored."""
 
@@ -95,7 +119,7 @@ class AttributeIgnored(Restriction):
     default: Any = None
 
 
-@dataclass(frozen=True)
+@_kind
 class AttributeInts(Restriction):
     """An ints attribute must pass ``check``: ``all-ones`` or ``symmetric-pads`` (begin == end per axis)."""
 
@@ -104,7 +128,7 @@ class AttributeInts(Restriction):
     check: str = ""
 
 
-@dataclass(frozen=True)
+@_kind
 class AttributeRequires(Restriction):
     """When every attribute in ``condition`` has its value, ``attribute`` must be one of ``allowed``
     (absent attributes take their value from ``defaults``)."""
@@ -116,7 +140,7 @@ class AttributeRequires(Restriction):
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@_kind
 class AttributeDtype(Restriction):
     """A type-valued attribute (``Cast.to``) or a tensor attribute's element type (``ConstantOfShape.value``)
     must be in ``allowed`` / not in ``disallowed`` (ONNX TensorProto type names)."""
@@ -127,7 +151,7 @@ class AttributeDtype(Restriction):
     disallowed: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
+@_kind
 class AttributeDefaultDiffers(Restriction):
     """When ``attribute`` is absent the parser uses ``parser_default``, not ONNX's ``onnx_default``; only for
     nodes of the form ``applies`` (``per-axis``: a 1-D scale of more than one element)."""
@@ -139,7 +163,7 @@ class AttributeDefaultDiffers(Restriction):
     applies: str = ""
 
 
-@dataclass(frozen=True)
+@_kind
 class BidirectionalActivationsEqual(Restriction):
     """With ``direction="bidirectional"`` the reverse pass's activations, alphas and betas must equal the
     forward pass's."""
@@ -147,7 +171,7 @@ class BidirectionalActivationsEqual(Restriction):
     kind: ClassVar[str] = "bidirectional-activations-equal"
 
 
-@dataclass(frozen=True)
+@_kind
 class InputConstant(Restriction):
     """Input ``input`` (``name``), when present, must be constant: ``initializer`` (an initializer or a
     Constant output) or ``build-time`` (computable without running the network)."""
@@ -158,7 +182,7 @@ class InputConstant(Restriction):
     constant: str = ""
 
 
-@dataclass(frozen=True)
+@_kind
 class InputNotConstant(Restriction):
     """Input ``input`` must be a computed tensor, not an initializer or Constant."""
 
@@ -167,7 +191,7 @@ class InputNotConstant(Restriction):
     name: str = ""
 
 
-@dataclass(frozen=True)
+@_kind
 class InputAbsent(Restriction):
     """Optional input ``input`` must be absent (or empty)."""
 
@@ -176,7 +200,7 @@ class InputAbsent(Restriction):
     name: str = ""
 
 
-@dataclass(frozen=True)
+@_kind
 class InputRequired(Restriction):
     """Optional input ``input`` must be given."""
 
@@ -185,7 +209,7 @@ class InputRequired(Restriction):
     name: str = ""
 
 
-@dataclass(frozen=True)
+@_kind
 class InputValue(Restriction):
     """Input ``input``, when present, must be constant (initializer or Constant) with every value in
     ``allowed``."""
@@ -196,7 +220,7 @@ class InputValue(Restriction):
     allowed: tuple[Any, ...] = ()
 
 
-@dataclass(frozen=True)
+@_kind
 class InputStaticShape(Restriction):
     """Input ``input`` must have a static shape; with ``axis_attribute``, only its dim at that axis."""
 
@@ -206,7 +230,7 @@ class InputStaticShape(Restriction):
     axis_attribute: str | None = None
 
 
-@dataclass(frozen=True)
+@_kind
 class OutputAbsent(Restriction):
     """Optional output ``output`` must not be produced (absent, or an empty name)."""
 
@@ -215,7 +239,7 @@ class OutputAbsent(Restriction):
     name: str = ""
 
 
-@dataclass(frozen=True)
+@_kind
 class Rank(Restriction):
     """Input ``input`` must have one of the ranks in ``allowed``."""
 
@@ -225,7 +249,7 @@ class Rank(Restriction):
     allowed: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
+@_kind
 class Dtype(Restriction):
     """Input ``input``'s element type must be in ``allowed`` / not in ``disallowed``."""
 
@@ -236,7 +260,7 @@ class Dtype(Restriction):
     disallowed: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
+@_kind
 class ValueMax(Restriction):
     """Input ``input``'s value (when constant) must be at most ``maximum``."""
 
@@ -246,14 +270,14 @@ class ValueMax(Restriction):
     maximum: int = 0
 
 
-@dataclass(frozen=True)
+@_kind
 class SqueezeAxesRequiredForDynamic(Restriction):
     """A Squeeze without axes needs a fully static input shape."""
 
     kind: ClassVar[str] = "squeeze-axes-required-for-dynamic"
 
 
-@dataclass(frozen=True)
+@_kind
 class SplitEqualParts(Restriction):
     """A Split without split sizes gives every output floor(dim / outputs): the split dim must divide
     evenly (opset 18's uneven last chunk is not computed)."""
@@ -261,7 +285,7 @@ class SplitEqualParts(Restriction):
     kind: ClassVar[str] = "split-equal-parts"
 
 
-@dataclass(frozen=True)
+@_kind
 class ResizeScaledDims(Restriction):
     """With constant scales and ``mode``, only the ``innermost`` dims may have a scale other than 1."""
 
@@ -270,7 +294,7 @@ class ResizeScaledDims(Restriction):
     innermost: int = 0
 
 
-@dataclass(frozen=True)
+@_kind
 class EinsumEquation(Restriction):
     """The equation must not use the forms in ``forbid``: ``ellipsis`` (``...``), ``diagonal`` (a
     subscript repeated within one operand)."""
@@ -279,7 +303,7 @@ class EinsumEquation(Restriction):
     forbid: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@_kind
 class QdqZeroPointZero(Restriction):
     """The zero point (input ``input``), when given, must be all zeros."""
 
@@ -288,7 +312,7 @@ class QdqZeroPointZero(Restriction):
     name: str = ""
 
 
-@dataclass(frozen=True)
+@_kind
 class QdqScalePositive(Restriction):
     """A constant scale (input ``input``) must be all positive."""
 
@@ -297,21 +321,21 @@ class QdqScalePositive(Restriction):
     name: str = ""
 
 
-@dataclass(frozen=True)
+@_kind
 class QdqBlockUnsupported(Restriction):
     """Blocked quantization (a scale of the input's rank) is not supported."""
 
     kind: ClassVar[str] = "qdq-block-unsupported"
 
 
-@dataclass(frozen=True)
+@_kind
 class QdqBlockSingleAxis(Restriction):
     """Blocked quantization may block exactly one dim (scale dims equal the input's elsewhere)."""
 
     kind: ClassVar[str] = "qdq-block-single-axis"
 
 
-@dataclass(frozen=True)
+@_kind
 class OperatorVersion(Restriction):
     """The importer implements the operator's definitions up to ``max_since_version``: a model whose opset
     selects a newer definition (``onnx.defs.get_schema(op, opset).since_version``) is outside it."""
@@ -320,7 +344,7 @@ class OperatorVersion(Restriction):
     max_since_version: int = 0
 
 
-@dataclass(frozen=True)
+@_kind
 class Text(Restriction):
     """A restriction stated in words only (usually ``static=False``)."""
 

@@ -49,3 +49,63 @@ def test_lint_imports_no_sympy_and_no_compile_stage():
     lint = (f"from graphfix.cli import main\nmain(['lint', {str(SAMPLES / 'detector_legacy.onnx')!r}])")
     light = ("sympy", "mpmath", "graphfix.compiling", "graphfix.fixing.pipeline", "graphfix.verify")
     assert _imported_by(lint, light) == []
+
+
+def test_lint_into_a_pipe_never_imports_rich():
+    """Text and JSON into a pipe (CI, pre-commit) are written without rich: about 50 ms of start-up."""
+    for fmt in ("text", "json"):
+        lint = f"from graphfix.cli import main\nmain(['lint', {str(SAMPLES)!r}, '--format', {fmt!r}, '-j', '1'])"
+        assert _imported_by(lint, ("rich", "rich.console")) == [], fmt
+
+
+def test_the_console_script_exits_quickly_after_lint_with_everything_written(tmp_path):
+    """``graphfix lint`` ends the process without teardown: its exit code and all its output still arrive."""
+    import shutil
+
+    script = shutil.which("graphfix", path=str(Path(sys.executable).parent))
+    assert script is not None
+    model = str(SAMPLES / "detector_legacy.onnx")
+    report = tmp_path / "report.json"
+    result = subprocess.run([script, "lint", model, "--output-file", str(report), "--format", "json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and report.read_text().rstrip().endswith("}")
+    piped = subprocess.run([script, "lint", model, str(SAMPLES / "detector_dynamo.onnx")], capture_output=True,
+                           text=True)
+    assert piped.returncode == 1 and piped.stdout.splitlines()[-1].startswith("Found ")
+    assert piped.stdout.count("GF201") >= 2
+    missing = subprocess.run([script, "lint", str(tmp_path / "nope.onnx")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "no such file" in missing.stdout + missing.stderr
+
+
+def test_lint_in_process_leaves_the_cyclic_collector_as_it_was(tmp_path):
+    import gc
+
+    from graphfix.cli import main
+
+    assert gc.isenabled()
+    report = tmp_path / "report.json"
+    assert main(["lint", str(SAMPLES / "detector_legacy.onnx"), "--format", "json", "--output-file", str(report)]) == 1
+    assert report.exists()
+    assert gc.isenabled()
+
+
+def test_a_folder_lints_with_the_cyclic_collector_after_its_first_file(tmp_path, monkeypatch):
+    """Only the first file of ``graphfix lint`` runs without the collector: a folder's graphs that no finding
+    holds are cycles, freed by it."""
+    import gc
+    import shutil
+
+    from graphfix.cli import lint_jobs, main
+
+    for index in range(3):
+        shutil.copy(SAMPLES / "detector_legacy.onnx", tmp_path / f"m{index}.onnx")
+    seen = []
+    real = lint_jobs.lint_file
+
+    def spy(task, detached=False):
+        seen.append(gc.isenabled())
+        return real(task, detached)
+
+    monkeypatch.setattr(lint_jobs, "lint_file", spy)
+    assert main(["lint", str(tmp_path), "--format", "json", "--jobs", "1", "--output-file", str(tmp_path / "r.json")]) == 1
+    assert seen == [False, True, True] and gc.isenabled()
