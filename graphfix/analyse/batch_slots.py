@@ -7,7 +7,10 @@ A slot is found where the batch stops flowing:
   carries the batch (``x + torch.full((int(b), c, 1, 1), 0.5)``, ``x * g.repeat(n, 1, 1, 1)``): the
   constant's origin is walked back to the op whose constant input fixed it;
 - a Slice on the batch axis whose end is ``E`` (``x[:n]`` with ``n`` a Python int): its output's dim 0
-  stops following the input's batch, and the graph then fails or an output declared dynamic is constant.
+  stops following the input's batch, and the graph then fails or an output declared dynamic is constant;
+- in a static export, a Gather from a tensor flattened to ``[-1]`` with stored indices ``[E, ...]``, one row
+  per image stepping by the per-image volume (the dynamo exporter's as_strided of a permuted tensor):
+  repaired by flattening per image and gathering the first row along axis 1.
 
 ``E`` must be ``k * B`` for the export batch ``B`` the batch-carrying side has there (``alpha * B`` with
 its dim 0 ``alpha * batch``). The repair writes the batch slot as ``k * batch`` in the shortest run-time form
@@ -46,6 +49,8 @@ _CAUSES = {
     "Slice": "x[:n] with n a Python int (int(), .item() or .data of x.shape[0])",
     "constant": "torch.zeros/ones/full((n, ...)) with n a Python int, folded into a constant at export",
     "Split": "a Python loop over the images (x.unbind(0), for s in x), unrolled by the export",
+    "Gather": "the dynamo exporter's as_strided of a permuted tensor (a pooling of x.permute(...)): the static "
+              "export stores the flat indices of every image",
 }
 
 UNROLLED = ("a loop unrolled over the export batch (one branch per image) cannot be rewritten in general; "
@@ -71,6 +76,12 @@ class BakedSlot:
     scalar: bool = False
     constant: np.ndarray | None = None
     reason: str | None = None
+    # kind "Gather": the Reshape that flattens the gathered tensor (its target becomes [-1, per_sample],
+    # the Gather then takes ``constant``, the first image's indices, along axis 1), and the graph outputs
+    # whose dim 0 follows the batch again once repaired.
+    flatten: ir.Node | None = None
+    per_sample: int = 0
+    frees: tuple[str, ...] = ()
 
     @property
     def repairable(self) -> bool:
@@ -101,6 +112,10 @@ def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
         if cut is not None:
             found.setdefault((cut.node, cut.index), cut)
     static = _static_batches(analysis)
+    for node in analysis.nodes("Gather") if static else []:
+        strided = _gather_slot(analysis, node, static)
+        if strided is not None:
+            found.setdefault((strided.node, strided.index), strided)
     if static:  # a static export analysed as dynamic: its export batch is the inputs' dim 0
         found = {key: slot for key, slot in found.items() if slot.export_batch in static}
     positions = analysis.positions
@@ -203,17 +218,26 @@ def _origin_slot(analysis: Analysis, consumer: ir.Node, index: int, value: ir.Va
     return None
 
 
-def _constant_slot(analysis: Analysis, consumer: ir.Node, index: int, value: ir.Value, alpha: int, batch: int
-                   ) -> BakedSlot | None:
+def _stored(analysis: Analysis, value: ir.Value) -> np.ndarray | None:
+    """A stored constant's value (None: computed, or too large to read)."""
     array = analysis.value(value)
     if array is None:
         producer = value.producer()
+        if producer is not None and producer.op_type != "Constant":
+            return None
         attr = producer.attributes.get("value") if producer is not None else None
         tensor = attr.value if attr is not None else value.const_value
         if not isinstance(tensor, ir.TensorProtocol) or tensor.size > _MAX_READ:
             return None  # a large stored tensor is not read to find out whether its rows are equal
         array = tensor.numpy()
-    array = np.asarray(array)
+    return np.asarray(array)
+
+
+def _constant_slot(analysis: Analysis, consumer: ir.Node, index: int, value: ir.Value, alpha: int, batch: int
+                   ) -> BakedSlot | None:
+    array = _stored(analysis, value)
+    if array is None:
+        return None
     common = BakedSlot(node=consumer, index=index, kind="constant", export_batch=batch,
                        baked=f"a {list(array.shape)} constant", cause=_CAUSES["constant"], failing=consumer)
     if array.ndim == 0 or not all(np.array_equal(array[0], row) for row in array[1:]):
@@ -345,3 +369,51 @@ def _split_slot(analysis: Analysis, node: ir.Node) -> BakedSlot | None:
     shown = "[" + ", ".join(map(str, sizes)) + "]"
     return BakedSlot(node=node, index=0, kind="Split", export_batch=int(batch), baked=shown,
                      cause=_CAUSES["Split"], reason=UNROLLED)
+
+
+def _gather_slot(analysis: Analysis, node: ir.Node, static: set[int]) -> BakedSlot | None:
+    """``Gather(Reshape(t, [-1]), indices)`` with stored indices ``[E, ...]`` whose rows step by ``t``'s
+    per-sample volume: the export batch's images picked from the flattened tensor (dynamo's as_strided)."""
+    if int(attribute(node, "axis", 0)) != 0 or len(node.inputs) < 2 or node.inputs[1] is None:
+        return None
+    data = node.inputs[0]
+    flatten = data.producer() if data is not None else None
+    if data is None or flatten is None or flatten.op_type != "Reshape" or len(list(data.uses())) != 1:
+        return None
+    source = flatten.inputs[0]
+    flat = analysis.shape(data)
+    shapes = analysis.full_shapes(source)
+    if source is None or shapes is None or flat is None or len(flat) != 1 or not shapes[0]:
+        return None
+    if _batch_form(analysis, source, 0) != (Fraction(1), Fraction(0)):
+        return None  # dim 0 of the flattened tensor is not exactly the batch
+    per_sample = int(np.prod(shapes[0][1:], dtype=np.int64))
+    indices = _stored(analysis, node.inputs[1])
+    if indices is None or indices.ndim < 1 or indices.dtype.kind not in "iu" or indices.shape[0] not in static:
+        return None
+    batch = int(indices.shape[0])
+    row = indices[0]
+    steps = [np.array_equal(indices[b], row + b * per_sample) for b in range(batch)]
+    if per_sample < 1 or row.size == 0 or int(row.min()) < 0 or int(row.max()) >= per_sample or not all(steps):
+        return None
+    frees = tuple(v.name or "" for v in _downstream_outputs(analysis, node))
+    return BakedSlot(node=node, index=1, kind="Gather", export_batch=batch,
+                     baked=f"a {list(indices.shape)} index tensor", cause=_CAUSES["Gather"], constant=row,
+                     flatten=flatten, per_sample=per_sample, frees=frees)
+
+
+def _downstream_outputs(analysis: Analysis, node: ir.Node) -> list[ir.Value]:
+    outputs = set(analysis.model.graph.outputs)
+    found: list[ir.Value] = []
+    seen: set[ir.Node] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for output in current.outputs:
+            if output in outputs and output not in found:
+                found.append(output)
+            stack.extend(user for user, _ in output.uses())
+    return found

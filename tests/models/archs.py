@@ -3,7 +3,7 @@
 vision (torchvision / timm): resnet, mobilenet_v3, vit, deit; hierarchical: swin, swin_reference, convnext;
 dense: unet, fpn,
 yolov5, yolov8; sequence: detr, lstm_text, gru_tagger; torchvision_style: deeplabv3, vit_torchvision,
-retinanet_head, crnn, efficientnet.
+retinanet_head, crnn, efficientnet, swin_torchvision.
 """
 
 from __future__ import annotations

@@ -245,3 +245,125 @@ def efficientnet() -> ZooModel:
     from .vision import _randomise_bn
 
     return ZooModel("efficientnet", _randomise_bn(_EfficientNet()).eval(), (_image(3, 32, 32),), ["x"], ["logits"])
+
+
+def _shifted_window_attention(x: torch.Tensor, qkv_weight: torch.Tensor, proj_weight: torch.Tensor,
+                              relative_position_bias: torch.Tensor, window_size: list[int], num_heads: int,
+                              shift_size: list[int], qkv_bias: torch.Tensor, proj_bias: torch.Tensor) -> torch.Tensor:
+    """torchvision.models.swin_transformer.shifted_window_attention (dropout and logit scale left out)."""
+    B, H, W, C = x.shape
+    pad_r = (window_size[1] - W % window_size[1]) % window_size[1]
+    pad_b = (window_size[0] - H % window_size[0]) % window_size[0]
+    x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
+    _, pad_H, pad_W, _ = x.shape
+    shift_size = shift_size.copy()
+    if window_size[0] >= pad_H:
+        shift_size[0] = 0
+    if window_size[1] >= pad_W:
+        shift_size[1] = 0
+    if sum(shift_size) > 0:
+        x = torch.roll(x, shifts=(-shift_size[0], -shift_size[1]), dims=(1, 2))
+    num_windows = (pad_H // window_size[0]) * (pad_W // window_size[1])
+    x = x.view(B, pad_H // window_size[0], window_size[0], pad_W // window_size[1], window_size[1], C)
+    x = x.permute(0, 1, 3, 2, 4, 5).reshape(B * num_windows, window_size[0] * window_size[1], C)
+    qkv = F.linear(x, qkv_weight, qkv_bias)
+    qkv = qkv.reshape(x.size(0), x.size(1), 3, num_heads, C // num_heads).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    q = q * (C // num_heads) ** -0.5
+    attn = q.matmul(k.transpose(-2, -1))
+    attn = attn + relative_position_bias
+    if sum(shift_size) > 0:
+        attn_mask = x.new_zeros((pad_H, pad_W))
+        h_slices = ((0, -window_size[0]), (-window_size[0], -shift_size[0]), (-shift_size[0], None))
+        w_slices = ((0, -window_size[1]), (-window_size[1], -shift_size[1]), (-shift_size[1], None))
+        count = 0
+        for h in h_slices:
+            for w in w_slices:
+                attn_mask[h[0]: h[1], w[0]: w[1]] = count
+                count += 1
+        attn_mask = attn_mask.view(pad_H // window_size[0], window_size[0], pad_W // window_size[1], window_size[1])
+        attn_mask = attn_mask.permute(0, 2, 1, 3).reshape(num_windows, window_size[0] * window_size[1])
+        attn_mask = attn_mask.unsqueeze(1) - attn_mask.unsqueeze(2)
+        attn_mask = attn_mask.masked_fill(attn_mask != 0, float(-100.0)).masked_fill(attn_mask == 0, float(0.0))
+        attn = attn.view(x.size(0) // num_windows, num_windows, num_heads, x.size(1), x.size(1))
+        attn = attn + attn_mask.unsqueeze(1).unsqueeze(0)
+        attn = attn.view(-1, num_heads, x.size(1), x.size(1))
+    attn = F.softmax(attn, dim=-1)
+    x = attn.matmul(v).transpose(1, 2).reshape(x.size(0), x.size(1), C)
+    x = F.linear(x, proj_weight, proj_bias)
+    x = x.view(B, pad_H // window_size[0], pad_W // window_size[1], window_size[0], window_size[1], C)
+    x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, pad_H, pad_W, C)
+    if sum(shift_size) > 0:
+        x = torch.roll(x, shifts=(shift_size[0], shift_size[1]), dims=(1, 2))
+    return x[:, :H, :W, :].contiguous()
+
+
+class _ShiftedWindowAttention(nn.Module):
+    def __init__(self, dim: int, window_size: list[int], shift_size: list[int], num_heads: int) -> None:
+        super().__init__()
+        self.window_size, self.shift_size, self.num_heads = window_size, shift_size, num_heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        n = window_size[0] * window_size[1]
+        self.relative_position_bias_table = nn.Parameter(torch.randn((2 * window_size[0] - 1) ** 2, num_heads) * .02)
+        coords = torch.stack(torch.meshgrid(torch.arange(window_size[0]), torch.arange(window_size[1]),
+                                            indexing="ij"))
+        flat = torch.flatten(coords, 1)
+        rel = (flat[:, :, None] - flat[:, None, :]).permute(1, 2, 0).contiguous()
+        rel[:, :, 0] += window_size[0] - 1
+        rel[:, :, 1] += window_size[1] - 1
+        rel[:, :, 0] *= 2 * window_size[1] - 1
+        self.register_buffer("relative_position_index", rel.sum(-1).flatten())
+        self.n = n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.relative_position_bias_table[self.relative_position_index].view(self.n, self.n, -1)
+        bias = bias.permute(2, 0, 1).contiguous().unsqueeze(0)
+        return _shifted_window_attention(x, self.qkv.weight, self.proj.weight, bias, self.window_size,
+                                         self.num_heads, self.shift_size, self.qkv.bias, self.proj.bias)
+
+
+class _SwinBlockV1(nn.Module):
+    def __init__(self, dim: int, heads: int, shift: int) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = _ShiftedWindowAttention(dim, [4, 4], [shift, shift], heads)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class _TorchvisionSwin(nn.Module):
+    def __init__(self, dim: int = 16, classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, dim, 4, 4), _Permute([0, 2, 3, 1]), nn.LayerNorm(dim),
+                                      _SwinBlockV1(dim, 2, 0), _SwinBlockV1(dim, 2, 2))
+        self.norm = nn.LayerNorm(dim)
+        self.permute = _Permute([0, 3, 1, 2])
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.permute(self.norm(self.features(x)))
+        return self.head(torch.flatten(self.avgpool(x), 1))
+
+
+class _Permute(nn.Module):
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.permute(x, self.dims)
+
+
+@_register
+def swin_torchvision() -> ZooModel:
+    """torchvision Swin (V1): ``shifted_window_attention`` pads H, W to the window (``F.pad`` by ``(ws - W %
+    ws) % ws``), rolls, partitions with ``view(B, pad_H // ws, ws, pad_W // ws, ws, C)``, builds the shift
+    mask at run time (``x.new_zeros((pad_H, pad_W))`` filled by slices), crops ``x[:, :H, :W, :]``.
+    Input ``[batch, 3, 40, 40]`` (10x10 tokens, padded to 12x12 windows of 4)."""
+    torch.manual_seed(0)
+    return ZooModel("swin_torchvision", _TorchvisionSwin().eval(), (_image(3, 40, 40),), ["x"], ["logits"])

@@ -35,16 +35,15 @@ EXPORTERS = ("legacy", "dynamo")
 # Shape nodes a fixed model keeps: the batch itself, where an Expand/ConstantOfShape needs it at run time
 # (ViT's class token, DETR's mask and queries, an RNN's initial state).
 SHAPES_KEPT = {"vit": 1, "deit": 1, "vit_torchvision": 1, "swin": 1, "swin_reference": 1, "detr": 3, "lstm_text": 1,
-               "gru_tagger": 1, "crnn": 1}
+               "gru_tagger": 1, "crnn": 1, "swin_torchvision": 1}
 # Static exports whose batch sits in another axis than 0 inside the graph (sequence-first attention, also
 # inside nn.MultiheadAttention(batch_first=True); an RNN's [layers, batch, hidden] state): --dynamic-batch
 # refuses them, or verification catches the partial repair (nothing is written).
 STATIC_BATCH_NOT_IN_DIM_0 = {"detr", "lstm_text", "gru_tagger", "crnn", "vit_torchvision"}
-# dynamo records AdaptiveAvgPool1d of a transposed tensor (Swin's head) as as_strided: a Gather from the
-# flattened tensor whose constant indices hold the static batch; not repaired yet.
-STATIC_GATHER_INDICES = {("swin", "dynamo")}
 # dynamo exports take seconds each: the static path is exercised on a few of them.
-STATIC_DYNAMO = ("resnet", "vit", "swin", "unet", "yolov8", "deeplabv3")
+# swin and swin_torchvision: dynamo writes the head's pooling of a permuted tensor as a Gather (as_strided)
+# whose stored indices hold the static batch.
+STATIC_DYNAMO = ("resnet", "vit", "swin", "swin_torchvision", "unet", "yolov8", "deeplabv3")
 
 
 @functools.cache
@@ -109,9 +108,6 @@ def _cases(static: bool) -> list[object]:
             if static and name in STATIC_BATCH_NOT_IN_DIM_0:
                 marks.append(pytest.mark.xfail(strict=True, reason="a static batch outside dim 0 (sequence-first "
                                                "attention, an RNN state) is not repaired by --dynamic-batch yet"))
-            if static and (name, exporter) in STATIC_GATHER_INDICES:
-                marks.append(pytest.mark.xfail(strict=True, reason="a static batch in a Gather's constant indices "
-                                               "(dynamo's as_strided) is not repaired yet"))
             found.append(pytest.param(name, exporter, id=f"{name}-{exporter}", marks=marks))
     return found
 
