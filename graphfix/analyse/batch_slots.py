@@ -49,6 +49,8 @@ _CAUSES = {
     "Slice": "x[:n] with n a Python int (int(), .item() or .data of x.shape[0])",
     "constant": "torch.zeros/ones/full((n, ...)) with n a Python int, folded into a constant at export",
     "Split": "a Python loop over the images (x.unbind(0), for s in x), unrolled by the export",
+    "images": "a Python loop over the images (x.unbind(0), for s in x), unrolled by the export into one "
+              "Slice per image",
     "Gather": "the dynamo exporter's as_strided of a permuted tensor (a pooling of x.permute(...)): the static "
               "export stores the flat indices of every image",
 }
@@ -111,6 +113,8 @@ def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
         cut = _slice_slot(analysis, node)
         if cut is not None:
             found.setdefault((cut.node, cut.index), cut)
+    for loop in _image_slices(analysis):
+        found.setdefault((loop.node, loop.index), loop)
     static = _static_batches(analysis)
     for node in analysis.nodes("Gather") if static else []:
         strided = _gather_slot(analysis, node, static)
@@ -324,6 +328,61 @@ def _slice_slot(analysis: Analysis, node: ir.Node) -> BakedSlot | None:
     repaired[p] = INT64_MAX
     return BakedSlot(node=node, index=2, kind="Slice", export_batch=end, baked=_shown(ends), cause=_CAUSES["Slice"],
                      constant=repaired.astype(ends.dtype))
+
+
+def _image_slices(analysis: Analysis) -> list[BakedSlot]:
+    """``x[0:1]``, ``x[1:2]``, ... ``x[n-1:n]`` on the batch axis of one tensor, every image of the export
+    batch ``n`` (the dynamo exporter's ``x.unbind(0)``): an unrolled loop over the images. Reported only,
+    on the first of the Slices."""
+    pieces: dict[ir.Value, dict[int, ir.Node]] = {}
+    for node in analysis.nodes("Slice"):
+        image = _image_of(analysis, node)
+        if image is not None:
+            pieces.setdefault(node.inputs[0], {}).setdefault(image, node)  # type: ignore[arg-type]
+    static = _static_batches(analysis)
+    positions = analysis.positions
+    slots = []
+    for data, images in pieces.items():
+        count = len(images)
+        if count < 2 or sorted(images) != list(range(count)):
+            continue
+        first = min(images.values(), key=lambda n: positions.get(n, 0))
+        kind = analysis.dim_kind(data, 0)
+        if static:
+            # The tensor's dim 0 is the batch, or unknown past an earlier failure where the export declared it
+            # the static batch.
+            declared = data.shape[0] if data.shape is not None and len(data.shape) else None
+            if count not in static or not (kind is Kind.BATCH or (kind is Kind.UNKNOWN and declared == count)):
+                continue
+        elif _batch_form(analysis, data, 0) != (Fraction(1), Fraction(0)) or not any(fails_downstream(analysis, n) or _declared_dynamic_but_constant(analysis, n)
+                     for n in images.values()):
+            continue  # the first images of a batch, taken on purpose
+        slots.append(BakedSlot(node=first, index=1, kind="Slice", export_batch=count,
+                               baked=f"{count} Slices [i:i+1] of {data.name}, one per image", cause=_CAUSES["images"],
+                               reason=UNROLLED))
+    return slots
+
+
+def _image_of(analysis: Analysis, node: ir.Node) -> int | None:
+    """``i`` when ``node`` is ``x[i:i+1]`` on axis 0 only, with constant bounds (opset 10+)."""
+    data = node.inputs[0] if node.inputs else None
+    if data is None or analysis.opset < 10 or len(node.inputs) < 3 or analysis.dim_kind(data, 0) is Kind.CONSTANT:
+        return None
+    operands = list(node.inputs[1:5])
+    if any(v is not None and analysis.value_kind(v) is not Kind.CONSTANT for v in operands):
+        return None
+    values = [analysis.value(v) if v is not None else None for v in operands]
+    starts, ends = values[0], values[1]
+    if starts is None or ends is None or np.asarray(starts).size != 1:
+        return None
+    axes = values[2] if len(values) > 2 else None
+    steps = values[3] if len(values) > 3 else None
+    rank = len(analysis.shape(data) or data.shape or ())
+    if (axes is not None and (not rank or int(np.asarray(axes).reshape(-1)[0]) % rank != 0)) or (
+            steps is not None and int(np.asarray(steps).reshape(-1)[0]) != 1):
+        return None
+    start, end = int(np.asarray(starts).reshape(-1)[0]), int(np.asarray(ends).reshape(-1)[0])
+    return start if start >= 0 and end == start + 1 else None
 
 
 def _declared_dynamic_but_constant(analysis: Analysis, node: ir.Node) -> bool:

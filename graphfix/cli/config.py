@@ -40,11 +40,6 @@ from graphfix.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 CONFIG_FILE = "graphfix.toml"
 PYPROJECT = "pyproject.toml"
 
@@ -145,6 +140,10 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> Proje
 
 
 def _read(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):  # imported here: most runs find no configuration file
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         with path.open("rb") as handle:
             document: dict[str, Any] = tomllib.load(handle)

@@ -128,15 +128,30 @@ def _violations(analysis: Analysis, table: SupportTable, site: Site) -> Iterator
     node = site.node
     if not is_default_domain(node.domain):
         return
-    for restriction in table.restrictions(node.op_type):
-        if not restriction.applies_at(site.opset):
-            continue
-        placed = _at_opset(node, restriction, site.opset)
-        if placed is None:
-            continue
+    for placed in _placed(table, node, site.opset):
         found = _check(analysis, site, placed)
         if found is not None:
             yield found
+
+
+def _placed(table: SupportTable, node: ir.Node, opset: int) -> tuple[Restriction, ...]:
+    """The restrictions of ``node``'s operator that apply at ``opset``, their inputs placed as its schema has
+    them (:func:`_at_opset`): the same for every node of that operator, so worked out once per table."""
+    key = (node.op_type, node.domain, opset)
+    entry = _placements.get(id(table))
+    if entry is None or entry[0] is not table:
+        entry = _placements[id(table)] = (table, {})  # holds the table, so its id is not reused meanwhile
+    known = entry[1]
+    found = known.get(key)
+    if found is None:
+        found = known[key] = tuple(
+            placed for restriction in table.restrictions(node.op_type) if restriction.applies_at(opset)
+            for placed in [_at_opset(node, restriction, opset)] if placed is not None)
+    return found
+
+
+# Per table (tables are cached and never change): (op_type, domain, opset) -> placed restrictions.
+_placements: dict[int, tuple[SupportTable, dict[tuple[str, str, int], tuple[Restriction, ...]]]] = {}
 
 
 def _check(analysis: Analysis, site: Site, r: Restriction) -> Violation | None:  # noqa: C901, PLR0911, PLR0912

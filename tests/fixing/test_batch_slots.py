@@ -276,3 +276,42 @@ def test_a_static_export_with_an_unrolled_loop_says_why_it_stays_static():
 }""")
     [static] = findings(model, "GF302")
     assert not static.fixable and "cannot be rewritten" in (static.reason or "")
+
+
+# The dynamo exporter's x.unbind(0) at export batch 3: one Slice [i:i+1] per image, one branch each.
+_PER_IMAGE = """g (float[{b}, 4, 3] x) => (float[{o}, 4, 3] y) {{
+    zero = Constant <value = int64[1] {{0}}> ()
+    one = Constant <value = int64[1] {{1}}> ()
+    two = Constant <value = int64[1] {{2}}> ()
+    three = Constant <value = int64[1] {{3}}> ()
+    a = Slice (x, zero, one, zero)
+    b = Slice (x, one, two, zero)
+    c = Slice (x, two, three, zero)
+    ta = Tanh (a)
+    sb = Sigmoid (b)
+    rc = Relu (c)
+    y = Concat <axis = 0> (ta, sb, rc)
+}}"""
+
+
+def test_a_static_export_with_one_slice_per_image_says_why_it_stays_static(tmp_path: Path):
+    model = parse(_PER_IMAGE.format(b=3, o=3))
+    [static] = findings(model, "GF302")
+    assert not static.fixable and "Slice 'Slice(a)'" in (static.reason or "") and "cannot be rewritten" in static.message
+    with pytest.raises(GraphfixError, match="dynamic_batch=True refused.*loop unrolled over the export batch"):
+        fix(model, tmp_path / "fixed.onnx", dynamic_batch=True, unsafe_fixes=True)
+    assert not (tmp_path / "fixed.onnx").exists()
+
+
+def test_one_slice_per_image_of_a_dynamic_batch_is_reported_as_a_loop():
+    model = parse(_PER_IMAGE.format(b="N", o="N"))
+    [finding] = findings(model, "GF103")
+    assert finding.node.name == "" and finding.node.outputs[0].name == "a" and not finding.fixable
+    assert "one Slice per image" in finding.message and "export batch 3" in finding.message
+    assert "re-export" in (finding.reason or "")
+
+
+def test_the_first_images_taken_on_purpose_are_not_a_loop():
+    # x[0:1], x[1:2], x[2:3] of a dynamic batch whose output declares 3 rows: taking three images is the model.
+    model = parse(_PER_IMAGE.format(b="N", o=3))
+    assert findings(model, "GF103") == []

@@ -584,6 +584,13 @@ def left_is_known(result: CaseResult, mode: ModeResult) -> bool:
     return mode.mode == "default" and result.bake is not None and baked
 
 
+def refusal_is_known(result: CaseResult, mode: ModeResult) -> bool:
+    """A refusal that is the documented behaviour: ``--dynamic-batch`` on a static export whose Python loop
+    over the images (``unbind_loop``) the exporter unrolled, refused with that reason (never rewritten)."""
+    return (result.bake == "unbind_loop" and mode.verdict == "error"
+            and "loop unrolled over the export batch" in mode.message)
+
+
 def tally(results: list[CaseResult]) -> dict[str, Any]:
     """Counts per exporter (case verdicts), per exporter and mode, and per exporter and pattern."""
 
