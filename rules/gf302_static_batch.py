@@ -82,6 +82,8 @@ class StaticBatch(Rule):
                 if slot.kind == "Gather" and slot.flatten is not None and slot.constant is not None:
                     plans.extend(strided_gather_plans(slot.node, slot.flatten, slot.per_sample, slot.constant,
                                                       slot.export_batch))
+                elif slot.drop:
+                    plans.append(SetInputs(slot.node, {i: None for i in slot.drop}, check_batch=slot.export_batch))
                 elif slot.constant is not None:
                     plans.append(SetInputs(slot.node, {slot.index: slot.constant}, check_batch=slot.export_batch))
                 elif slot.entries is not None:

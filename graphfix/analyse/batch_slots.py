@@ -51,6 +51,7 @@ _CAUSES = {
     "Split": "a Python loop over the images (x.unbind(0), for s in x), unrolled by the export",
     "images": "a Python loop over the images (x.unbind(0), for s in x), unrolled by the export into one "
               "Slice per image",
+    "state": "torch.zeros(layers, n, hidden) with n a Python int as the RNN's initial state",
     "Gather": "the dynamo exporter's as_strided of a permuted tensor (a pooling of x.permute(...)): the static "
               "export stores the flat indices of every image",
 }
@@ -84,10 +85,12 @@ class BakedSlot:
     flatten: ir.Node | None = None
     per_sample: int = 0
     frees: tuple[str, ...] = ()
+    # kind "state": optional inputs dropped (an all-zero initial state is the operator's default)
+    drop: tuple[int, ...] = ()
 
     @property
     def repairable(self) -> bool:
-        return self.entries is not None or self.constant is not None
+        return self.entries is not None or self.constant is not None or bool(self.drop)
 
 
 def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
@@ -116,8 +119,14 @@ def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
     for loop in _image_slices(analysis):
         found.setdefault((loop.node, loop.index), loop)
     static = _static_batches(analysis)
+    from graphfix.analyse.stored_slots import gather_slot, state_slot  # they build on this module
+
+    for node in [*analysis.nodes("LSTM"), *analysis.nodes("GRU"), *analysis.nodes("RNN")]:
+        state = state_slot(analysis, node)
+        if state is not None:
+            found.setdefault((state.node, state.index), state)
     for node in analysis.nodes("Gather") if static else []:
-        strided = _gather_slot(analysis, node, static)
+        strided = gather_slot(analysis, node, static)
         if strided is not None:
             found.setdefault((strided.node, strided.index), strided)
     if static:  # a static export analysed as dynamic: its export batch is the inputs' dim 0
@@ -429,50 +438,3 @@ def _split_slot(analysis: Analysis, node: ir.Node) -> BakedSlot | None:
     return BakedSlot(node=node, index=0, kind="Split", export_batch=int(batch), baked=shown,
                      cause=_CAUSES["Split"], reason=UNROLLED)
 
-
-def _gather_slot(analysis: Analysis, node: ir.Node, static: set[int]) -> BakedSlot | None:
-    """``Gather(Reshape(t, [-1]), indices)`` with stored indices ``[E, ...]`` whose rows step by ``t``'s
-    per-sample volume: the export batch's images picked from the flattened tensor (dynamo's as_strided)."""
-    if int(attribute(node, "axis", 0)) != 0 or len(node.inputs) < 2 or node.inputs[1] is None:
-        return None
-    data = node.inputs[0]
-    flatten = data.producer() if data is not None else None
-    if data is None or flatten is None or flatten.op_type != "Reshape" or len(list(data.uses())) != 1:
-        return None
-    source = flatten.inputs[0]
-    flat = analysis.shape(data)
-    shapes = analysis.full_shapes(source)
-    if source is None or shapes is None or flat is None or len(flat) != 1 or not shapes[0]:
-        return None
-    if _batch_form(analysis, source, 0) != (Fraction(1), Fraction(0)):
-        return None  # dim 0 of the flattened tensor is not exactly the batch
-    per_sample = int(np.prod(shapes[0][1:], dtype=np.int64))
-    indices = _stored(analysis, node.inputs[1])
-    if indices is None or indices.ndim < 1 or indices.dtype.kind not in "iu" or indices.shape[0] not in static:
-        return None
-    batch = int(indices.shape[0])
-    row = indices[0]
-    steps = [np.array_equal(indices[b], row + b * per_sample) for b in range(batch)]
-    if per_sample < 1 or row.size == 0 or int(row.min()) < 0 or int(row.max()) >= per_sample or not all(steps):
-        return None
-    frees = tuple(v.name or "" for v in _downstream_outputs(analysis, node))
-    return BakedSlot(node=node, index=1, kind="Gather", export_batch=batch,
-                     baked=f"a {list(indices.shape)} index tensor", cause=_CAUSES["Gather"], constant=row,
-                     flatten=flatten, per_sample=per_sample, frees=frees)
-
-
-def _downstream_outputs(analysis: Analysis, node: ir.Node) -> list[ir.Value]:
-    outputs = set(analysis.model.graph.outputs)
-    found: list[ir.Value] = []
-    seen: set[ir.Node] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        for output in current.outputs:
-            if output in outputs and output not in found:
-                found.append(output)
-            stack.extend(user for user, _ in output.uses())
-    return found

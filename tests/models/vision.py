@@ -14,7 +14,6 @@ names to the factories. Sequence models (DETR, LSTM/GRU) are in ``models.sequenc
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch

@@ -1,0 +1,63 @@
+"""An RNN's stored all-zero initial state with the export batch baked in (``torch.zeros(layers, n, hidden)``).
+
+The dynamo exporter stores ``h0``/``c0`` of a static export as constants ``[dirs, E, hidden]``: at another
+batch ONNX Runtime refuses the LSTM. Zeros are the operator's default, so ``--dynamic-batch
+--unsafe-fixes`` drops them (exact at every batch); a non-zero state is refused, never guessed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from graphs import findings, parse, run, save
+
+from graphfix.cli import main
+
+HIDDEN = 4
+_RNG = np.random.default_rng(0)
+_W = ", ".join(f"{v:.3f}" for v in _RNG.standard_normal(4 * HIDDEN * 3))
+_R = ", ".join(f"{v:.3f}" for v in _RNG.standard_normal(4 * HIDDEN * HIDDEN))
+
+# x [2, 5, 3] batch-first, transposed to [5, 2, 3] for a sequence-first LSTM (h0 given, c0 zeros).
+LSTM = """
+agraph (float[2, 5, 3] x) => (float[2, 4] y) {
+    t = Transpose <perm = [1, 0, 2]> (x)
+    w = Constant <value = float[1, 16, 3] {%s}> ()
+    r = Constant <value = float[1, 16, 4] {%s}> ()
+    h0 = Constant <value = float[1, 2, 4] {%s}> ()
+    c0 = Constant <value = float[1, 2, 4] {%s}> ()
+    seq, yh, yc = LSTM <hidden_size = 4> (t, w, r, , , h0, c0)
+    a = Constant <value = int64[1] {0}> ()
+    y = Squeeze (yh, a)
+}"""
+
+
+def _model(state: float) -> str:
+    zeros = ", ".join(["0.0"] * 8)
+    values = ", ".join([str(state)] * 8)
+    return LSTM % (_W, _R, values if state else zeros, zeros)
+
+
+def test_a_zero_initial_state_is_dropped_and_the_batch_made_dynamic(tmp_path: Path) -> None:
+    [static] = findings(parse(_model(0.0)), "GF302")
+    assert static.fixable and "LSTM" in static.message
+    assert [p.describe() for p in static.fix][2:] == ["LSTM(seq): input 5 := (removed), input 6 := (removed)"]
+    original = save(parse(_model(0.0)), tmp_path / "lstm.onnx")
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed), "--dynamic-batch", "--unsafe-fixes", "-q"]) == 0
+    for n in (1, 3):
+        x = np.random.default_rng(n).standard_normal((n, 5, 3)).astype(np.float32)
+        got = run(fixed, {"x": x})[0]
+        for i in range(n):  # each sample as the original computes it at its export batch
+            expected = run(original, {"x": np.repeat(x[i:i + 1], 2, axis=0)})[0][0]
+            np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("state", [0.5])
+def test_a_non_zero_initial_state_is_refused(tmp_path: Path, state: float) -> None:
+    original = save(parse(_model(state)), tmp_path / "lstm.onnx")
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed), "--dynamic-batch", "--unsafe-fixes", "-q"]) == 2
+    assert not fixed.exists()
