@@ -61,3 +61,18 @@ def test_a_non_zero_initial_state_is_refused(tmp_path: Path, state: float) -> No
     fixed = tmp_path / "fixed.onnx"
     assert main(["fix", str(original), "-o", str(fixed), "--dynamic-batch", "--unsafe-fixes", "-q"]) == 2
     assert not fixed.exists()
+
+
+def test_a_dynamic_batch_with_a_baked_zero_state_is_repaired_with_unsafe_fixes(tmp_path: Path) -> None:
+    text = _model(0.0).replace("float[2, 5, 3] x", "float[N, 5, 3] x").replace("float[2, 4] y", "float[N, 4] y")
+    [baked] = [f for f in findings(parse(text), "GF103") if "LSTM" in f.message]
+    assert "no initial state (zeros, the default)" in baked.message and "--unsafe-fixes" in baked.message
+    original = save(parse(text), tmp_path / "lstm.onnx")
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed), "-q"]) == 1  # left without --unsafe-fixes
+    assert main(["fix", str(original), "-o", str(fixed), "--unsafe-fixes", "-q"]) == 0
+    x = np.random.default_rng(3).standard_normal((3, 5, 3)).astype(np.float32)
+    got = run(fixed, {"x": x})[0]
+    for i in range(3):
+        expected = run(original, {"x": np.repeat(x[i:i + 1], 2, axis=0)})[0][0]
+        np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-6)
