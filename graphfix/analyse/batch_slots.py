@@ -105,9 +105,14 @@ def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
             continue  # fails only when a non-batch dim moves: a frozen H/W, not the batch
         if issue.kind in ("inference-failed", "volume-mismatch") and issue.node not in failing:
             failing.append(issue.node)
+    from graphfix.analyse.stored_slots import expand_slot, gather_slot, state_slot  # they build on this module
+
     for node in failing:
         for slot in _slots_at_failure(analysis, node):
             found.setdefault((slot.node, slot.index), slot)
+        expanded = expand_slot(analysis, node) if node.op_type == "Expand" else None
+        if expanded is not None:
+            found.setdefault((expanded.node, expanded.index), expanded)
     for node in analysis.nodes("Split"):
         loop = _split_slot(analysis, node)
         if loop is not None:
@@ -119,8 +124,6 @@ def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
     for loop in _image_slices(analysis):
         found.setdefault((loop.node, loop.index), loop)
     static = _static_batches(analysis)
-    from graphfix.analyse.stored_slots import gather_slot, state_slot  # they build on this module
-
     for node in [*analysis.nodes("LSTM"), *analysis.nodes("GRU"), *analysis.nodes("RNN")]:
         state = state_slot(analysis, node)
         if state is not None:

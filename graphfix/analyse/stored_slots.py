@@ -3,7 +3,10 @@
 - dynamo's as_strided in a static export: ``Gather(Reshape(t, [-1]), indices)`` with stored indices, one
   row per image stepping by the per-image volume: flattened per image, the first row gathered on axis 1;
 - an LSTM / GRU / RNN whose stored initial state is all zeros with a fixed batch
-  (``torch.zeros(layers, n, hidden)``): zeros are the operator's default, so the inputs are dropped.
+  (``torch.zeros(layers, n, hidden)``): zeros are the operator's default, so the inputs are dropped;
+- an Expand that fails because its stored input has the export batch in an axis where the target shape
+  follows the batch (the legacy exporter's RNN state ``[layers, E, hidden]`` expanded to ``[layers, batch,
+  hidden]``): when the slices along that axis are all equal, one slice, which the Expand broadcasts.
 
 Reads the analysis only; :func:`graphfix.analyse.batch_slots.find_baked_slots` collects them.
 """
@@ -96,3 +99,28 @@ def state_slot(analysis: Analysis, node: ir.Node) -> BakedSlot | None:
     batch = batches.pop()
     return BakedSlot(node=node, index=drop[0], kind="state", export_batch=batch,
                      baked=f"an all-zero initial state with batch {batch}", cause=_CAUSES["state"], drop=tuple(drop))
+
+
+def expand_slot(analysis: Analysis, node: ir.Node) -> BakedSlot | None:
+    """A failing Expand of a stored tensor whose dim ``E`` (the export batch) meets a target entry that
+    follows the batch: the tensor with that dim 1 when its slices along it are all equal."""
+    data, shape = (node.inputs[0], node.inputs[1]) if len(node.inputs) > 1 else (None, None)
+    if data is None or shape is None:
+        return None
+    array = _stored(analysis, data)
+    facts = analysis.facts.get(shape)
+    if array is None or array.ndim == 0 or facts is None or not facts.known():
+        return None
+    kinds = analysis.entry_kinds(shape)
+    offset = len(kinds) - array.ndim
+    axes = [a for a in range(array.ndim) if offset + a >= 0 and kinds[offset + a] is Kind.BATCH and array.shape[a] > 1]
+    if len(axes) != 1:
+        return None
+    axis = axes[0]
+    first = np.take(array, [0], axis=axis)
+    if not all(np.array_equal(np.take(array, [i], axis=axis), first) for i in range(array.shape[axis])):
+        return None
+    batch = int(array.shape[axis])
+    return BakedSlot(node=node, index=0, kind="constant", export_batch=batch,
+                     baked=f"a {list(array.shape)} constant", cause=_CAUSES["constant"], failing=node,
+                     constant=first)

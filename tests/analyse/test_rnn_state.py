@@ -76,3 +76,43 @@ def test_a_dynamic_batch_with_a_baked_zero_state_is_repaired_with_unsafe_fixes(t
     for i in range(3):
         expected = run(original, {"x": np.repeat(x[i:i + 1], 2, axis=0)})[0][0]
         np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-6)
+
+
+# The legacy exporter's form: the zero state [1, 2, 4] expanded to [1, batch, 4] (batch from Shape(t)[1]).
+EXPANDED = """
+agraph (float[2, 5, 3] x) => (float[2, 4] y) {
+    t = Transpose <perm = [1, 0, 2]> (x)
+    w = Constant <value = float[1, 16, 3] {%s}> ()
+    r = Constant <value = float[1, 16, 4] {%s}> ()
+    s = Shape <start = 1, end = 2> (t)
+    one = Constant <value = int64[1] {1}> ()
+    four = Constant <value = int64[1] {4}> ()
+    target = Concat <axis = 0> (one, s, four)
+    z = Constant <value = float[1, 2, 4] {%s}> ()
+    h0 = Expand (z, target)
+    seq, yh = GRU <hidden_size = 4> (t, w, r, , , h0)
+    a = Constant <value = int64[1] {0}> ()
+    y = Squeeze (yh, a)
+}"""
+
+
+def _expanded(rows: list[float]) -> str:
+    w = ", ".join(f"{v:.3f}" for v in np.random.default_rng(1).standard_normal(12 * 3))
+    r = ", ".join(f"{v:.3f}" for v in np.random.default_rng(2).standard_normal(12 * 4))
+    return EXPANDED.replace("float[1, 16, 3]", "float[1, 12, 3]").replace("float[1, 16, 4]", "float[1, 12, 4]") % (
+        w, r, ", ".join(str(v) for v in rows for _ in range(4)))
+
+
+def test_an_expanded_state_with_the_export_batch_becomes_one_row(tmp_path: Path) -> None:
+    original = save(parse(_expanded([0.25, 0.25])), tmp_path / "gru.onnx")
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(original), "-o", str(fixed), "--dynamic-batch", "--unsafe-fixes", "-q"]) == 0
+    x = np.random.default_rng(3).standard_normal((3, 5, 3)).astype(np.float32)
+    got = run(fixed, {"x": x})[0]
+    for i in range(3):
+        expected = run(original, {"x": np.repeat(x[i:i + 1], 2, axis=0)})[0][0]
+        np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-6)
+    # Rows that differ per image are not one value repeated: refused, nothing written.
+    other = save(parse(_expanded([0.25, 0.5])), tmp_path / "other.onnx")
+    assert main(["fix", str(other), "-o", str(tmp_path / "o.onnx"), "--dynamic-batch", "--unsafe-fixes", "-q"]) == 2
+    assert not (tmp_path / "o.onnx").exists()

@@ -37,11 +37,10 @@ EXPORTERS = ("legacy", "dynamo")
 SHAPES_KEPT = {"vit": 1, "deit": 1, "vit_torchvision": 1, "swin": 1, "swin_reference": 1, "detr": 3, "lstm_text": 1,
                "gru_tagger": 1, "crnn": 1, "swin_torchvision": 1}
 # Static exports whose batch sits in another axis than 0 inside the graph (sequence-first attention, also
-# inside nn.MultiheadAttention(batch_first=True); the legacy exporter's RNN state expanded from a
-# [layers, batch, hidden] constant): --dynamic-batch refuses them, or verification catches the partial
-# repair (nothing is written).
-STATIC_BATCH_NOT_IN_DIM_0 = {("detr", "legacy"), ("lstm_text", "legacy"), ("gru_tagger", "legacy"),
-                             ("crnn", "legacy"), ("vit_torchvision", "legacy")}
+# inside nn.MultiheadAttention(batch_first=True); a sequence-first view(seq, batch, -1) after an RNN):
+# --dynamic-batch refuses them, or verification catches the partial repair (nothing is written).
+STATIC_BATCH_NOT_IN_DIM_0 = {("detr", "legacy"), ("gru_tagger", "legacy"), ("crnn", "legacy"),
+                             ("vit_torchvision", "legacy")}
 # dynamo exports take seconds each: the static path is exercised on a few of them. swin and
 # swin_torchvision: dynamo writes the head's pooling of a permuted tensor as a Gather (as_strided) whose
 # stored indices hold the static batch; lstm_text: the stored all-zero h0/c0 hold it.
