@@ -32,7 +32,6 @@ from graphfix.analyse.ops import is_standard
 from graphfix.analyse.operands import input_value
 from graphfix.analyse.rewrites import baked_reshape_target, baked_resize_scales
 
-_ROUNDS = 32  # walks at most; each finds the baked Reshapes the last could not see (one per block in series)
 _FAILED = ("inference-failed", "volume-mismatch")
 _BROADCASTING = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where", "Equal",
                            "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "PRelu", "Mod"})
@@ -49,7 +48,12 @@ def see_through(analysis: Analysis, walk: Walk) -> Analysis:
         return analysis
     repairs: dict[ir.Node, BakedReshape] = {}
     seen: dict[ir.Node, SeenThrough] = {}
-    for _ in range(_ROUNDS):
+    # Each walk finds the baked Reshapes the last could not see (one per block in series: 50 and more in a
+    # transformer), or else nodes a repairable batch slot makes fail, and at least one new one: so there are
+    # never more walks than Reshapes, Resizes and nodes a slot can feed.
+    rounds = sum(1 for node in analysis.order
+                 if node.op_type in ("Reshape", "Resize", "Concat") or node.op_type in _BROADCASTING)
+    for _ in range(rounds):
         found = find_baked_reshapes(analysis)
         explained = {} if found else find_slot_failures(analysis)  # Reshapes first: they may explain these
         if not found and not explained:
