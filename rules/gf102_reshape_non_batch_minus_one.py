@@ -50,6 +50,9 @@ class ReshapeNonBatchMinusOne(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         analysis = ctx.analysis
         for node in analysis.nodes("Reshape"):
+            if node in analysis.repairs:  # its output facts are the repair's, not the original's
+                ctx.skip(node, "the target bakes the export batch: the baked-batch rule rewrites the whole target")
+                continue
             target = input_value(node, "shape", analysis.opset)  # an attribute before Reshape-5
             if target is None or analysis.is_runtime(target) or analysis.value_kind(target) is not Kind.CONSTANT:
                 ctx.skip(node, "the target is not a constant (run-time targets are the run-time shape rule's)")

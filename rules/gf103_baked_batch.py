@@ -209,7 +209,9 @@ class BakedBatch(Rule):
         text = f"{what} the export batch {slot.export_batch}{where} (likely {slot.cause})"
         source = batch_source(ctx.analysis)
         plan: SetInputs | BatchShape | None = None
-        if slot.constant is not None:
+        if slot.drop:
+            plan = SetInputs(node, {i: None for i in slot.drop}, check_batch=slot.export_batch)
+        elif slot.constant is not None:
             plan = SetInputs(node, {slot.index: slot.constant}, check_batch=slot.export_batch)
         elif slot.entries is not None and source is not None:
             plan = BatchShape(node, slot.index, source, slot.entries, expand=slot.expand,
@@ -218,7 +220,7 @@ class BakedBatch(Rule):
             reason = slot.reason or "no graph input carries the batch"
             advice = "" if slot.kind == "Split" else "; re-export with the size taken from x.shape[0] as a tensor"
             return self.finding(f"{text}; not fixable: {reason}{advice}", node, reason=reason)
-        shown = plan.describe().split(":= ", 1)[1]
+        shown = "no initial state (zeros, the default)" if slot.drop else plan.describe().split(":= ", 1)[1]
         if slot.kind == "constant" and slot.constant is not None:
             shown = f"its first row (a {list(slot.constant.shape)} constant that {node.op_type} broadcasts)"
         return self.finding(f"{text}; fixable as {shown}, following the batch (--unsafe-fixes)", node,
@@ -240,8 +242,31 @@ class BakedBatch(Rule):
                                "the batch")
                 continue
             dims = (symbol, *(declared_dim(d) for d in value.shape[1:]))
+            if _after_a_repair(analysis, value):  # it follows the batch once the baked nodes are repaired
+                yield self.finding(f"output {value.name!r} declares dim 0 as {value.shape[0]} but it follows the "
+                                   f"batch once the nodes that bake it are repaired; fixable as {symbol!r} with "
+                                   "them", None, fix=(SetDims(value, dims),), safety=Safety.UNSAFE)
+                continue
             yield self.finding(f"output {value.name!r} declares dim 0 as {value.shape[0]} but it follows the "
                                f"batch; fixable as {symbol!r}", None, fix=(SetDims(value, dims),))
+
+
+def _after_a_repair(analysis: Analysis, value: ir.Value) -> bool:
+    """Whether ``value`` is computed from a node the analysis walked as if repaired (hypothetical facts)."""
+    hypothetical = set(analysis.repairs) | set(analysis.seen_through)
+    if not hypothetical:
+        return False
+    stack, seen = [value], set()
+    while stack:
+        current = stack.pop()
+        node = current.producer()
+        if node is None or node in seen:
+            continue
+        if node in hypothetical:
+            return True
+        seen.add(node)
+        stack.extend(v for v in node.inputs if v is not None)
+    return False
 
 
 _CAUSES = {

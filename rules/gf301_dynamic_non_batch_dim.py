@@ -21,7 +21,9 @@ torch.onnx.export(model, x, "m.onnx", dynamic_axes={"x": {0: "batch", 2: "height
 graphfix fix m.onnx -o m640.onnx --input-shape x:1x3x640x640   # H and W pinned, batch still dynamic
 ```
 graphfix never guesses a size: input dims are pinned only from ``--input-shape``. Output dims left
-symbolic although they are constant are made concrete.
+symbolic although they are constant are made concrete (information). An output dim that follows the batch
+outside dim 0 (a sequence-first ``[T, batch, C]`` output) is the batch, which stays dynamic: information,
+and named like the inputs' batch when it is the batch itself.
 
 ## Fix safety
 Pinning an input changes which shapes the model accepts, so it happens only when the user gives the
@@ -32,7 +34,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import onnx_ir as ir
+
 from graphfix.analyse import Kind
+from graphfix.analyse.analysis import Analysis
 from graphfix.linting import (
     Context,
     Finding,
@@ -88,9 +93,33 @@ class DynamicNonBatchDim(Rule):
                 # Information: the model follows the export rules; fix still writes the constant.
                 yield self.finding(f"{where} but is always {size}; fixable as {size}", None,
                                    fix=(SetDims(value, dims),), severity="info")
-            elif kind is Kind.DYNAMIC or kind is Kind.BATCH:
-                yield self.finding(f"{where} and follows {'an input dim' if kind is Kind.DYNAMIC else 'the batch'}"
-                                   "; pin the inputs with --input-shape", None,
+            elif kind is Kind.BATCH:
+                yield self.batch_elsewhere(ctx, dim.axis, dim.symbol, where, value)
+            elif kind is Kind.DYNAMIC:
+                yield self.finding(f"{where} and follows an input dim; pin the inputs with --input-shape", None,
                                    reason="follows a dynamic input dimension")
             else:
                 ctx.skip(None, f"{where}, and the analysis cannot tell what it is")
+
+    def batch_elsewhere(self, ctx: Context, axis: int, symbol: str, where: str, value: ir.Value) -> Finding:
+        """An output dim other than dim 0 that follows the batch (a sequence-first ``[T, batch, C]`` output):
+        the batch, which the export rules keep dynamic. Information; named like the inputs' batch when it
+        is the batch itself (not a multiple of it)."""
+        analysis = ctx.analysis
+        shapes = analysis.full_shapes(value)
+        batch = _batch_symbol(analysis)
+        equal = shapes is not None and all(s[axis] == p.batch for s, p in zip(shapes, analysis.probes))
+        what = f"{where} and follows the batch (the batch outside dim 0, as a sequence-first output has it)"
+        if not equal or batch is None or batch == symbol or value.shape is None:
+            return self.finding(f"{what}: nothing to pin", None, severity="info")
+        dims = tuple(batch if i == axis else declared_dim(d) for i, d in enumerate(value.shape))
+        return self.finding(f"{what}; fixable as {batch!r}, the inputs' batch", None, fix=(SetDims(value, dims),),
+                            severity="info")
+
+
+def _batch_symbol(analysis: Analysis) -> str | None:
+    """The name of the inputs' dynamic dim 0 (the batch), when they agree on one."""
+    names = {str(v.shape[0].value) for v in analysis.model.graph.inputs if v.name in analysis.input_dims
+             and v.shape is not None and len(v.shape) > 0 and not isinstance(v.shape[0], int)
+             and v.shape[0].value}
+    return names.pop() if len(names) == 1 else None

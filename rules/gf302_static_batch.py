@@ -47,6 +47,7 @@ from graphfix.linting import (
     SetInputs,
     declared_dim,
     resize_scales_plan,
+    strided_gather_plans,
 )
 
 
@@ -78,7 +79,12 @@ class StaticBatch(Rule):
                 if repair.expand is not None:
                     plans.append(ExpandOutput(repair.node, source, repair.expand))
             for slot in static.slots:
-                if slot.constant is not None:
+                if slot.kind == "Gather" and slot.flatten is not None and slot.constant is not None:
+                    plans.extend(strided_gather_plans(slot.node, slot.flatten, slot.per_sample, slot.constant,
+                                                      slot.export_batch))
+                elif slot.drop:
+                    plans.append(SetInputs(slot.node, {i: None for i in slot.drop}, check_batch=slot.export_batch))
+                elif slot.constant is not None:
                     plans.append(SetInputs(slot.node, {slot.index: slot.constant}, check_batch=slot.export_batch))
                 elif slot.entries is not None:
                     plans.append(BatchShape(slot.node, slot.index, static.inputs[0], slot.entries, expand=slot.expand,

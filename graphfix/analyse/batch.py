@@ -50,6 +50,7 @@ class StaticBatch:
         explained = repaired | {node_label(s.failing) for s in self.slots if s.repairable and s.failing is not None}
         # Past a slot's failing node the walk knows no shapes; per-sample verification checks those outputs.
         bad = set(self.bad_outputs) - (set(self.unknown_outputs) if self.slots else set())
+        bad -= {name for s in self.slots if s.repairable for name in s.frees}  # verified per sample
         return (bool(self.repairs) or any(s.repairable for s in self.slots)) and set(self.blockers) <= repaired \
             and set(self.failed) <= explained and not bad
 

@@ -7,7 +7,10 @@ A slot is found where the batch stops flowing:
   carries the batch (``x + torch.full((int(b), c, 1, 1), 0.5)``, ``x * g.repeat(n, 1, 1, 1)``): the
   constant's origin is walked back to the op whose constant input fixed it;
 - a Slice on the batch axis whose end is ``E`` (``x[:n]`` with ``n`` a Python int): its output's dim 0
-  stops following the input's batch, and the graph then fails or an output declared dynamic is constant.
+  stops following the input's batch, and the graph then fails or an output declared dynamic is constant;
+- in a static export, a Gather from a tensor flattened to ``[-1]`` with stored indices ``[E, ...]``, one row
+  per image stepping by the per-image volume (the dynamo exporter's as_strided of a permuted tensor):
+  repaired by flattening per image and gathering the first row along axis 1.
 
 ``E`` must be ``k * B`` for the export batch ``B`` the batch-carrying side has there (``alpha * B`` with
 its dim 0 ``alpha * batch``). The repair writes the batch slot as ``k * batch`` in the shortest run-time form
@@ -48,6 +51,9 @@ _CAUSES = {
     "Split": "a Python loop over the images (x.unbind(0), for s in x), unrolled by the export",
     "images": "a Python loop over the images (x.unbind(0), for s in x), unrolled by the export into one "
               "Slice per image",
+    "state": "torch.zeros(layers, n, hidden) with n a Python int as the RNN's initial state",
+    "Gather": "the dynamo exporter's as_strided of a permuted tensor (a pooling of x.permute(...)): the static "
+              "export stores the flat indices of every image",
 }
 
 UNROLLED = ("a loop unrolled over the export batch (one branch per image) cannot be rewritten in general; "
@@ -73,10 +79,18 @@ class BakedSlot:
     scalar: bool = False
     constant: np.ndarray | None = None
     reason: str | None = None
+    # kind "Gather": the Reshape that flattens the gathered tensor (its target becomes [-1, per_sample],
+    # the Gather then takes ``constant``, the first image's indices, along axis 1), and the graph outputs
+    # whose dim 0 follows the batch again once repaired.
+    flatten: ir.Node | None = None
+    per_sample: int = 0
+    frees: tuple[str, ...] = ()
+    # kind "state": optional inputs dropped (an all-zero initial state is the operator's default)
+    drop: tuple[int, ...] = ()
 
     @property
     def repairable(self) -> bool:
-        return self.entries is not None or self.constant is not None
+        return self.entries is not None or self.constant is not None or bool(self.drop)
 
 
 def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
@@ -91,9 +105,14 @@ def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
             continue  # fails only when a non-batch dim moves: a frozen H/W, not the batch
         if issue.kind in ("inference-failed", "volume-mismatch") and issue.node not in failing:
             failing.append(issue.node)
+    from graphfix.analyse.stored_slots import expand_slot, gather_slot, state_slot  # they build on this module
+
     for node in failing:
         for slot in _slots_at_failure(analysis, node):
             found.setdefault((slot.node, slot.index), slot)
+        expanded = expand_slot(analysis, node) if node.op_type == "Expand" else None
+        if expanded is not None:
+            found.setdefault((expanded.node, expanded.index), expanded)
     for node in analysis.nodes("Split"):
         loop = _split_slot(analysis, node)
         if loop is not None:
@@ -105,6 +124,14 @@ def find_baked_slots(analysis: Analysis) -> list[BakedSlot]:
     for loop in _image_slices(analysis):
         found.setdefault((loop.node, loop.index), loop)
     static = _static_batches(analysis)
+    for node in [*analysis.nodes("LSTM"), *analysis.nodes("GRU"), *analysis.nodes("RNN")]:
+        state = state_slot(analysis, node)
+        if state is not None:
+            found.setdefault((state.node, state.index), state)
+    for node in analysis.nodes("Gather") if static else []:
+        strided = gather_slot(analysis, node, static)
+        if strided is not None:
+            found.setdefault((strided.node, strided.index), strided)
     if static:  # a static export analysed as dynamic: its export batch is the inputs' dim 0
         found = {key: slot for key, slot in found.items() if slot.export_batch in static}
     positions = analysis.positions
@@ -207,17 +234,26 @@ def _origin_slot(analysis: Analysis, consumer: ir.Node, index: int, value: ir.Va
     return None
 
 
-def _constant_slot(analysis: Analysis, consumer: ir.Node, index: int, value: ir.Value, alpha: int, batch: int
-                   ) -> BakedSlot | None:
+def _stored(analysis: Analysis, value: ir.Value) -> np.ndarray | None:
+    """A stored constant's value (None: computed, or too large to read)."""
     array = analysis.value(value)
     if array is None:
         producer = value.producer()
+        if producer is not None and producer.op_type != "Constant":
+            return None
         attr = producer.attributes.get("value") if producer is not None else None
         tensor = attr.value if attr is not None else value.const_value
         if not isinstance(tensor, ir.TensorProtocol) or tensor.size > _MAX_READ:
             return None  # a large stored tensor is not read to find out whether its rows are equal
         array = tensor.numpy()
-    array = np.asarray(array)
+    return np.asarray(array)
+
+
+def _constant_slot(analysis: Analysis, consumer: ir.Node, index: int, value: ir.Value, alpha: int, batch: int
+                   ) -> BakedSlot | None:
+    array = _stored(analysis, value)
+    if array is None:
+        return None
     common = BakedSlot(node=consumer, index=index, kind="constant", export_batch=batch,
                        baked=f"a {list(array.shape)} constant", cause=_CAUSES["constant"], failing=consumer)
     if array.ndim == 0 or not all(np.array_equal(array[0], row) for row in array[1:]):
@@ -404,3 +440,4 @@ def _split_slot(analysis: Analysis, node: ir.Node) -> BakedSlot | None:
     shown = "[" + ", ".join(map(str, sizes)) + "]"
     return BakedSlot(node=node, index=0, kind="Split", export_batch=int(batch), baked=shown,
                      cause=_CAUSES["Split"], reason=UNROLLED)
+

@@ -98,11 +98,15 @@ def baked_reshape_target(analysis: Analysis, node: ir.Node) -> Rewrite:
         analysis.dim_kind(data, 0) is Kind.BATCH or data in analysis.batch.batch_lost) and (
         analysis.dim_kind(node.outputs[0], 0) is not Kind.BATCH)
     # Without a literal batch in dim 0 the constant could be another size (seq-first layouts put the
-    # sequence there): it is the export batch only when the graph fails at other batches past this node.
-    carried = carried and fails_downstream(analysis, node)
+    # sequence there): it is the export batch when the graph fails at other batches past this node, or a
+    # multiple of the batch other Reshapes bake while the batch is the outer factor of the input's dim 0
+    # (windows [4 * batch, ...] viewed as [2, 2, 2, ...] fold the batch silently: nothing fails).
+    known = _repaired_batch(analysis)
+    outer = carried and known is not None and int(target[0]) % known == 0 and _outer_factor(in_shapes, analysis)
+    carried = carried and (outer or fails_downstream(analysis, node))
     if not (plain or carried):
         return _fail("the batch is not the first dimension of the reshaped tensor")
-    batch = int(target[0])
+    batch = known if outer and known is not None else int(target[0])
     source = batch_at(in_shapes[:2], (analysis.probes[0].batch, analysis.probes[1].batch), batch)
     if source is None:
         return _fail("the input shape at the export batch cannot be worked out")
@@ -118,6 +122,18 @@ def baked_reshape_target(analysis: Analysis, node: ir.Node) -> Rewrite:
         return _fail(f"the target {dims} does not fit the input at batch {batch}")
     output[0] = -1
     return Rewrite(np.array(output, dtype=np.int64), export_batch=batch)
+
+
+def _repaired_batch(analysis: Analysis) -> int | None:
+    """The export batch the Reshapes repaired so far agree on (None: none yet, or they disagree)."""
+    found = {r.export_batch for r in analysis.repairs.values()}
+    return found.pop() if len(found) == 1 else None
+
+
+def _outer_factor(in_shapes: list[tuple[int, ...]], analysis: Analysis) -> bool:
+    """Whether dim 0 is ``k * batch`` at both batch probes (the batch its outermost factor, no offset)."""
+    (d0, d1), (b0, b1) = (in_shapes[0][0], in_shapes[1][0]), (analysis.probes[0].batch, analysis.probes[1].batch)
+    return d0 * b1 == d1 * b0 and d0 % b0 == 0
 
 
 def fails_downstream(analysis: Analysis, node: ir.Node) -> bool:

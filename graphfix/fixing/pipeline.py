@@ -252,8 +252,15 @@ def _fix(
             # A half-repaired batch runs at other batch sizes with the export batch's rows: leave every
             # unsafe repair out rather than write that model, and say where the batch stays baked.
             loaded = load(source) if source_path is not None else _own_copy(original)
-            run = run_rounds(loaded, False)
             note = f"not applied: after the repair the batch is still baked ({'; '.join(baked_left[:3])})"
+            try:
+                run = run_rounds(loaded, False)
+            except GraphfixError as error:
+                if not dynamic_batch:
+                    raise
+                # A static batch needs those repairs to become dynamic: say why they were left out.
+                raise GraphfixError(f"{loaded.label}: dynamic_batch=True refused: the repairs were {note}",
+                                    parameters=("dynamic_batch=True",)) from error
             for finding in run.remaining:
                 if finding.safety is Safety.UNSAFE:
                     finding.reason = note
@@ -383,6 +390,11 @@ def _rounds(
                 editor = Editor(loaded.model)
                 applied.extend(narrowing)
             continue
+        interface = [f for f in chosen if f.safety is Safety.NEEDS_DYNAMIC_BATCH]
+        if interface:
+            # The batch made dynamic alone in its round: the other findings were derived with the static
+            # batch (a folded constant that holds it) and are derived again on the dynamic model.
+            chosen = interface
         now, _ = isolate_round(chosen)
         for finding in now:
             editor.apply(finding.fix)

@@ -27,6 +27,7 @@ from graphfix.linting.plans import (
     declared_dim,
     operand_plan,
     resize_scales_plan,
+    strided_gather_plans,
 )
 from graphfix.linting.registry import (
     all_rules,
@@ -54,4 +55,5 @@ __all__ = ["BatchShape", "Context", "ConvertOpset", "ExpandOutput", "Finding", "
            "InlineBranch", "NarrowDouble", "NearMiss", "Options", "ReplaceOp", "Report",
            "Rule", "Safety", "SetAttributes", "SetDims", "SetInputs", "Severity", "TensorRTError", "all_rules", "declared_dim",
            "documented_rules", "is_selected", "lint_loaded", "operand_plan", "parse_selectors", "resize_scales_plan",
+           "strided_gather_plans",
            "rule_by_code", "rule_by_name", "rule_for_tensorrt_error", "run_rules", "sort_findings"]

@@ -243,6 +243,15 @@ def resize_scales_plan(node: ir.Node, scales: np.ndarray, opset: int, check_batc
     return SetInputs(node, inputs, check_batch=check_batch)
 
 
+def strided_gather_plans(gather: ir.Node, flatten: ir.Node, per_sample: int, row: np.ndarray,
+                         check_batch: int) -> tuple[SetInputs, SetInputs, SetAttributes]:
+    """A Gather from a tensor flattened to ``[-1]`` by ``flatten``, made per image: the tensor flattened to
+    ``[-1, per_sample]`` (the batch kept) and ``row`` (one image's flat indices) gathered along axis 1."""
+    return (SetInputs(flatten, {1: np.array([-1, per_sample], dtype=np.int64)}, check_batch=check_batch),
+            SetInputs(gather, {1: np.asarray(row)}, check_batch=check_batch),
+            SetAttributes(gather, {"axis": np.array(1, dtype=np.int64)}))
+
+
 def format_array(array: np.ndarray) -> str:
     """``[1, 2, 3]`` (floats with %g), at most 16 entries."""
     flat = np.asarray(array).reshape(-1)

@@ -73,3 +73,34 @@ def test_unnamed_dims_stay_unnamed():
     model.graph.output[0].type.tensor_type.shape.dim[0].ClearField("dim_param")
     [finding] = findings(model, "GF301")
     assert finding.fix[0].dims == (None, 256)
+
+
+# A sequence-first output (CRNN, seq-first RNNs and attention): the batch in dim 1.
+SEQUENCE_FIRST = """
+agraph (float[N, 4, 8] x) => (float[4, M, 8] y, float[4, K] z) {
+    y = Transpose <perm = [1, 0, 2]> (x)
+    t = Constant <value = int64[2] {4, -1}> ()
+    z = Reshape (y, t)
+}"""
+
+
+def test_an_output_dim_that_is_the_batch_is_information_named_like_the_batch(tmp_path):
+    import numpy as np
+    import onnx
+    from graphs import run
+
+    from graphfix.cli import main
+
+    found = findings(parse(SEQUENCE_FIRST), "GF301")
+    assert len(found) == 2 and all(f.severity == "info" and "follows the batch" in f.message for f in found)
+    [named] = [f for f in found if f.fixable]  # M is the batch; K is 8 * batch, left as it is
+    assert "output 'y' dim 1" in named.message and named.fix[0].dims == (4, "N", 8)
+    path = tmp_path / "m.onnx"
+    onnx.save(parse(SEQUENCE_FIRST), path)
+    assert main(["lint", str(path)]) == 0
+    fixed = tmp_path / "fixed.onnx"
+    assert main(["fix", str(path), "-o", str(fixed)]) == 0
+    assert onnx.load(str(fixed)).graph.output[0].type.tensor_type.shape.dim[1].dim_param == "N"
+    x = np.random.default_rng(0).standard_normal((3, 4, 8)).astype(np.float32)
+    for got, expected in zip(run(fixed, {"x": x}), run(path, {"x": x})):
+        np.testing.assert_array_equal(got, expected)
