@@ -76,6 +76,8 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     apply_config(args, config)
     if not args.output and not args.diff:
         raise UsageError("fix needs -o OUT (or --diff to only show the changes)")
+    if args.output and args.diff:  # -o was silently ignored: the user expected a file
+        raise UsageError("--diff writes nothing: drop -o OUT to see the changes, or --diff to write them")
     if args.diff:
         from graphfix.cli.paths import collect_models
 

@@ -73,9 +73,9 @@ def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *,
                 results = comparator.Comparator.run(runners, data_loader=loader)
         except Exception as error:  # a side that does not load or run is a failed comparison
             for side, problem in load_errors:
-                return failed(Failure("load", side.label, first_line(problem)),
-                              f"cannot {action}: {side.runtime} cannot load the {side.label}: "
-                              f"{first_line(problem) or type(problem).__name__}")
+                detail = onnxruntime_message(first_line(problem)) if first_line(problem) else type(problem).__name__
+                return failed(Failure("load", side.label, detail),
+                              f"cannot {action}: {side.runtime} cannot load the {side.label}: {detail}")
             for side, feed, problem in run_errors:  # which side failed, and at which batch
                 if side is candidate:
                     # The candidate runs first: where the reference fails on the same inputs, it is at fault.

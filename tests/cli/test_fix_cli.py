@@ -73,3 +73,12 @@ def test_fix_diff_over_several_models_in_json_is_one_json_array(tmp_path: Path,
     assert documents[2]["error"] == f"{missing}: no such file (check the path)"
     # The error names the file once (it was "missing.onnx: missing.onnx: no such file").
     assert captured.err == f"graphfix: error: {missing}: no such file (check the path)\n"
+
+
+def test_diff_with_an_output_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`fix --diff IN -o OUT` wrote nothing and said so in passing, exit 1: the -o was silently dropped."""
+    source = save(parse(RESIZE_SIZES), tmp_path / "resize.onnx")
+    assert main(["fix", "--diff", str(source), "-o", str(tmp_path / "out.onnx")]) == 2
+    assert capsys.readouterr().err == ("graphfix: error: --diff writes nothing: drop -o OUT to see the changes, "
+                                       "or --diff to write them\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resize.onnx"]

@@ -170,3 +170,22 @@ def test_a_side_that_fails_to_run_is_named_with_the_batch_and_the_original_is_bl
     assert both_fail.message == ("cannot check the precision: the original model fails to run in ONNX Runtime at "
                                  f"batch 3: {detail}")
     assert "onnxruntime" not in capfd.readouterr().err  # ONNX Runtime's own log stays quiet: reported once
+
+
+def test_a_reference_onnx_runtime_refuses_to_load_is_named_without_ort_s_prefix(tmp_path):
+    """ONNX Runtime cannot load a model whose shape constants live in external data: the original is named as
+    the model at fault, in ORT's words without its '[ONNXRuntimeError] : 1 : FAIL :' prefix."""
+    graph = oh.make_graph([oh.make_node("Reshape", ["x", "t"], ["y"])], "g",
+                          [oh.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 8])],
+                          [oh.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 8])],
+                          [onh.from_array(np.array([-1, 8], np.int64), "t")])
+    original = tmp_path / "external.onnx"
+    onnx.save(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8), original,
+              save_as_external_data=True, location="external.onnx.data", size_threshold=0)
+    fixed = _reshape_to(tmp_path / "fixed.onnx", [-1, 8])
+    result = compare(onnxruntime_side("original model", original), onnxruntime_side("fixed model", fixed),
+                     Inputs({1: {"x": (1, 8)}}, {"x": F32}), Tolerance(1e-5, 1e-5), action="verify")
+    assert result.failure is not None and result.failure.side == "original model"
+    assert result.message.startswith(f"cannot verify: ONNX Runtime cannot load the original model: Load model "
+                                     f"from {original} failed:")
+    assert "ONNXRuntimeError" not in result.message
