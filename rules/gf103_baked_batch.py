@@ -242,8 +242,31 @@ class BakedBatch(Rule):
                                "the batch")
                 continue
             dims = (symbol, *(declared_dim(d) for d in value.shape[1:]))
+            if _after_a_repair(analysis, value):  # it follows the batch once the baked nodes are repaired
+                yield self.finding(f"output {value.name!r} declares dim 0 as {value.shape[0]} but it follows the "
+                                   f"batch once the nodes that bake it are repaired; fixable as {symbol!r} with "
+                                   "them", None, fix=(SetDims(value, dims),), safety=Safety.UNSAFE)
+                continue
             yield self.finding(f"output {value.name!r} declares dim 0 as {value.shape[0]} but it follows the "
                                f"batch; fixable as {symbol!r}", None, fix=(SetDims(value, dims),))
+
+
+def _after_a_repair(analysis: Analysis, value: ir.Value) -> bool:
+    """Whether ``value`` is computed from a node the analysis walked as if repaired (hypothetical facts)."""
+    hypothetical = set(analysis.repairs) | set(analysis.seen_through)
+    if not hypothetical:
+        return False
+    stack, seen = [value], set()
+    while stack:
+        current = stack.pop()
+        node = current.producer()
+        if node is None or node in seen:
+            continue
+        if node in hypothetical:
+            return True
+        seen.add(node)
+        stack.extend(v for v in node.inputs if v is not None)
+    return False
 
 
 _CAUSES = {

@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import onnx_ir as ir
 
-from graphfix.analyse.facts import BATCH_PROBES, BakedReshape, DynamicDim, Facts, Issue, Kind, Probe, Shape
+from graphfix.analyse.facts import (
+    BATCH_PROBES,
+    BakedReshape,
+    DynamicDim,
+    Facts,
+    Issue,
+    Kind,
+    Probe,
+    SeenThrough,
+    Shape,
+)
 from graphfix.analyse.ops import is_standard
 from graphfix.ir.loading import LoadedModel, default_opset
 
@@ -44,6 +54,8 @@ class Analysis:
     custom_ops: Registry | None = None  # reference implementations the walk runs custom ops with
     # Reshapes that bake the batch, walked as if repaired (graphfix.analyse.baked): hypothetical facts after them.
     repairs: dict[ir.Node, BakedReshape] = field(default_factory=dict)
+    # Nodes failing only because of a repairable batch slot, walked as if it were repaired (the same).
+    seen_through: dict[ir.Node, SeenThrough] = field(default_factory=dict)
     _chains: dict[ir.Value, tuple[list[ir.Node], list[ir.Value]]] = field(
         default_factory=dict, repr=False, compare=False)
 

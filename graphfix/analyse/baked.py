@@ -27,7 +27,7 @@ import onnx_ir as ir
 
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.evaluator import attribute
-from graphfix.analyse.facts import BakedReshape, Kind, Shape
+from graphfix.analyse.facts import BakedReshape, Kind, SeenThrough, Shape
 from graphfix.analyse.ops import is_standard
 from graphfix.analyse.operands import input_value
 from graphfix.analyse.rewrites import baked_reshape_target, baked_resize_scales
@@ -35,26 +35,105 @@ from graphfix.analyse.rewrites import baked_reshape_target, baked_resize_scales
 _FAILED = ("inference-failed", "volume-mismatch")
 _BROADCASTING = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where", "Equal",
                            "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "PRelu", "Mod"})
+_COMPARING = frozenset({"Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor"})
 _SHOWN_BATCHES = (1, 2, 3, 4, 5)
 
-Walk = Callable[[dict[ir.Node, BakedReshape]], Analysis]
+Walk = Callable[[dict[ir.Node, BakedReshape], dict[ir.Node, SeenThrough]], Analysis]
 
 
 def see_through(analysis: Analysis, walk: Walk) -> Analysis:
-    """``analysis``, or the analysis ``walk`` gives with every baked Reshape walked as if repaired."""
+    """``analysis``, or the analysis ``walk`` gives with every baked Reshape walked as if repaired, and every
+    node that fails only because a repairable batch slot feeds it walked as if the slot were repaired."""
     if not analysis.has_batch_probes:
         return analysis
     repairs: dict[ir.Node, BakedReshape] = {}
-    # Each walk finds the baked Reshapes the last could not see (one per block in series: 50 and more in a
-    # transformer) and at least one new one, so there are never more walks than Reshapes and Resizes.
-    rounds = sum(1 for node in analysis.order if node.op_type in ("Reshape", "Resize"))
-    for _ in range(rounds):
+    seen: dict[ir.Node, SeenThrough] = {}
+    # Each walk finds the baked Reshapes (or slot failures) the last could not see (one per block in series:
+    # 50 and more in a transformer) and at least one new node, so there are never more walks than nodes.
+    for _ in range(len(analysis.order)):
         found = find_baked_reshapes(analysis)
-        if not found:
+        explained = {} if found else find_slot_failures(analysis)  # Reshapes first: they may explain these
+        if not found and not explained:
             break
         repairs = {**repairs, **found}
-        analysis = walk(repairs)
+        seen = {**seen, **explained}
+        analysis = walk(repairs, seen)
     return analysis
+
+
+def find_slot_failures(analysis: Analysis) -> dict[ir.Node, SeenThrough]:
+    """Nodes not seen through yet that fail only because a repairable batch slot feeds them (a broadcasting
+    op or a Concat off the batch axis), with their output shapes as if the slot were repaired."""
+    from graphfix.analyse.batch_slots import find_baked_slots
+
+    found: dict[ir.Node, SeenThrough] = {}
+    for slot in find_baked_slots(analysis):
+        node = slot.failing
+        if not slot.repairable or node is None or node in analysis.seen_through or node in found:
+            continue
+        shapes = tuple(_as_repaired(analysis, node, probe) for probe in range(len(analysis.probes)))
+        if any(shape is None for shape in shapes):
+            continue
+        facts = [analysis.facts.get(v) for v in node.inputs if v is not None]
+        if node.op_type in _COMPARING:
+            dtype = 9  # BOOL
+        else:
+            source = facts[1] if node.op_type == "Where" and len(facts) > 1 else (facts[0] if facts else None)
+            dtype = source.dtype if source is not None else 0
+        issues = tuple(i for i in analysis.issues if i.node is node)
+        found[node] = SeenThrough(node, shapes, dtype, issues)
+    return found
+
+
+def _as_repaired(analysis: Analysis, node: ir.Node, probe: int) -> Shape | None:
+    """``node``'s output shape at ``probe`` with the batch slot repaired: where its inputs disagree on a dim,
+    the input whose dim follows the batch there gives it (broadcasting ops; Concat off the batch axis)."""
+    inputs = [v for v in node.inputs if v is not None]
+    shapes: list[tuple[int, ...]] = []
+    for value in inputs:
+        facts = analysis.facts.get(value)
+        shape = facts.shapes[probe] if facts is not None else None
+        if shape is None or any(d is None for d in shape):
+            return None
+        shapes.append(tuple(int(d) for d in shape if d is not None))
+    if not shapes:
+        return None
+    rank = max(len(s) for s in shapes)
+
+    def carried(axis: int) -> int | None:  # the dim at ``axis`` (of the output) of an input following the batch
+        for value, shape in zip(inputs, shapes):
+            own = axis - (rank - len(shape))
+            if own >= 0 and analysis.dim_kind(value, own) is Kind.BATCH:
+                return shape[own]
+        return None
+
+    if node.op_type == "Concat":
+        if len({len(s) for s in shapes}) != 1:
+            return None
+        along = int(attribute(node, "axis", 0)) % rank
+        if along == 0:
+            return None
+        out = []
+        for axis in range(rank):
+            if axis == along:
+                out.append(sum(s[axis] for s in shapes))
+                continue
+            dims = {s[axis] for s in shapes}
+            dim = dims.pop() if len(dims) == 1 else carried(axis)
+            if dim is None:
+                return None
+            out.append(dim)
+        return tuple(out)
+    if node.op_type not in _BROADCASTING:
+        return None
+    out = []
+    for axis in range(rank):
+        dims = {s[axis - (rank - len(s))] for s in shapes if axis - (rank - len(s)) >= 0} - {1}
+        dim = (dims.pop() if dims else 1) if len(dims) <= 1 else carried(axis)
+        if dim is None:
+            return None
+        out.append(dim)
+    return tuple(out)
 
 
 def export_batch(analysis: Analysis) -> int | None:

@@ -76,6 +76,18 @@ class Issue:
 
 
 @dataclass(frozen=True)
+class SeenThrough:
+    """A node that fails only because a repairable batch slot feeds it (:mod:`graphfix.analyse.batch_slots`),
+    walked as if the slot were repaired: ``shapes`` is its output's shape at each probe then (hypothetical,
+    like :class:`BakedReshape`'s), and ``issues`` its failures, kept so the slot is still found."""
+
+    node: ir.Node
+    shapes: tuple[Shape | None, ...]
+    dtype: int
+    issues: tuple[Issue, ...]
+
+
+@dataclass(frozen=True)
 class DynamicDim:
     """A dynamic dimension of a graph input or output other than the batch."""
 

@@ -31,7 +31,18 @@ if TYPE_CHECKING:
 from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.baked import see_through
 from graphfix.analyse.evaluator import NotEvaluable, attribute, constant_value, evaluate, is_shape_like
-from graphfix.analyse.facts import BATCH, BATCH_PROBES, DIM_PROBES, BakedReshape, DynamicDim, Facts, Issue, Probe, Shape
+from graphfix.analyse.facts import (
+    BATCH,
+    BATCH_PROBES,
+    DIM_PROBES,
+    BakedReshape,
+    DynamicDim,
+    Facts,
+    Issue,
+    Probe,
+    SeenThrough,
+    Shape,
+)
 from graphfix.analyse.operands import is_standard, shape_input_indices
 from graphfix.analyse.ops import DATA_DEPENDENT_OPS
 from graphfix.errors import UsageError
@@ -123,15 +134,15 @@ def analyse(
     order = topological_order(graph)
     inferred: dict[tuple[object, ...], Inferred] = {}  # shared by the see-through walks
 
-    def walk(repairs: dict[ir.Node, BakedReshape]) -> Analysis:
+    def walk(repairs: dict[ir.Node, BakedReshape], seen: dict[ir.Node, SeenThrough]) -> Analysis:
         analysis = Analysis(loaded, probes, input_dims, order, pinned=pinned, dynamic_dims=dynamic_dims,
                             batch_declared=batch_declared, assume_batch=assume_batch, unshaped_inputs=unshaped,
-                            custom_ops=custom_ops, repairs=repairs)
+                            custom_ops=custom_ops, repairs=repairs, seen_through=seen)
         _Walker(analysis, real_inputs, initializer_values, inferred).run()
         return analysis
 
     # Reshapes that bake the batch are walked again as if repaired, so one analysis sees every one of them.
-    return see_through(walk({}), walk)
+    return see_through(walk({}, {}), walk)
 
 
 # ONNX's answer for one node at one probe: output shapes, output element types, the failure to report.
@@ -254,6 +265,14 @@ class _Walker:
             if inputs[0] is not None and inputs[0].dtype:
                 self._inferred_dtypes[node.outputs[0]] = inputs[0].dtype
             self.set_outputs(node, [[shape] for shape in repair.shapes], [[None]] * self.count, runtime=True,
+                             derived=derived)
+            return
+        seen = self.analysis.seen_through.get(node)
+        if seen is not None:  # fails only because of a repairable batch slot: its output as if repaired
+            self.analysis.issues.extend(seen.issues)
+            if seen.dtype:
+                self._inferred_dtypes[node.outputs[0]] = seen.dtype
+            self.set_outputs(node, [[shape] for shape in seen.shapes], [[None]] * self.count, runtime=True,
                              derived=derived)
             return
         if standard and op == "If" and self.depth < 8 and self.visit_if(node):

@@ -315,3 +315,28 @@ def test_the_first_images_taken_on_purpose_are_not_a_loop():
     # x[0:1], x[1:2], x[2:3] of a dynamic batch whose output declares 3 rows: taking three images is the model.
     model = parse(_PER_IMAGE.format(b="N", o=3))
     assert findings(model, "GF103") == []
+
+
+def test_a_static_export_sees_past_a_baked_constant_to_the_views_after_it(tmp_path: Path):
+    # torch.full((int(b), 3, 1, 1), 0.5) folded to a [2, 3, 1, 1] constant, then x.reshape(b * c, h, w) that the
+    # exporter wrote as [6, 2, 2]: the Add fails at other batches, and the view after it bakes 2 as well. Both
+    # are found in one analysis (the Add walked as if its slot were repaired) and repaired together.
+    model = parse("""g (float[2, 3, 2, 2] x) => (float[2, 3, 2, 2] y) {
+    c = Constant <value = float[2, 3, 1, 1] {0.5, 0.5, 0.5, 0.5, 0.5, 0.5}> ()
+    t = Tanh (x)
+    a = Add (t, c)
+    s1 = Constant <value = int64[3] {6, 2, 2}> ()
+    v = Reshape (a, s1)
+    m = Softmax <axis = 1> (v)
+    s2 = Constant <value = int64[4] {2, 3, 2, 2}> ()
+    y = Reshape (m, s2)
+}""")
+    [static] = findings(model, "GF302")
+    assert static.fixable and "'Reshape(v)'" not in static.message
+    assert "Add(a)" in static.message and "Reshape(v)" in static.message and "Reshape(y)" in static.message
+    result = fix(model, tmp_path / "fixed.onnx", dynamic_batch=True, unsafe_fixes=True)
+    assert result.verification is not None and result.verification.passed
+    fixed = onnx.load(str(tmp_path / "fixed.onnx"))
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 3, 2, 2)).astype(np.float32)
+        np.testing.assert_allclose(run(fixed, {"x": x})[0], _per_sample_reference(model, x), rtol=1e-6)

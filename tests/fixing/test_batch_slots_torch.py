@@ -18,6 +18,7 @@ pytest.importorskip("onnxruntime", reason="the exports are run in ONNX Runtime")
 
 import graphfix  # noqa: E402
 from graphfix.export import export  # noqa: E402
+from graphfix.linting import Safety  # noqa: E402
 
 nn = torch.nn
 
@@ -93,8 +94,10 @@ def test_a_python_int_batch_is_repaired_and_verified_per_sample(name: str, tmp_p
     original = _export(module, tmp_path / "original.onnx")
     assert not _follows_batch(onnx.load(str(original)), 3)  # the export is right only at its batch 2
     report = graphfix.lint(original)
-    [finding] = [f for f in report.findings if f.code == "GF103"]
+    [finding] = [f for f in report.findings if f.code == "GF103" and f.node is not None]
     assert finding.node.op_type == op and cause in finding.message and "export batch 2" in finding.message
+    # An output declared with the export batch follows the batch only once the slot is repaired: unsafe too.
+    assert all(not f.fix or f.safety is not Safety.SAFE for f in report.findings if f.code == "GF103")
     assert finding.fixable
     result = graphfix.fix(original, tmp_path / "fixed.onnx", unsafe_fixes=True)
     assert [f for f in result.remaining if f.severity != "info"] == []
