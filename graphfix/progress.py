@@ -73,10 +73,12 @@ class Progress:
 
     def __init__(self, *, quiet: bool = False, stream: IO[str] | None = None,
                  force_terminal: bool = False, transient: bool = True) -> None:
-        self._stream = stream
+        # The stream is fixed now: a step may start while Polygraphy's output is captured (sys.stderr is
+        # then a buffer, and a display made there would draw into it, unseen).
+        self._stream = stream if stream is not None else sys.stderr
         self._force = force_terminal
         self._transient = transient
-        self.enabled = not quiet and (force_terminal or _is_terminal(stream if stream is not None else sys.stderr))
+        self.enabled = not quiet and (force_terminal or _is_terminal(self._stream))
         self._display: Any = None
         self._active = 0
         self._lock = threading.Lock()
@@ -125,8 +127,7 @@ class Progress:
                     return Text("")
                 return Text(f"{task.completed:g}/{task.total:g}", style="progress.download")
 
-        stream = self._stream if self._stream is not None else sys.stderr
-        console = Console(file=stream, force_terminal=True if self._force else None, highlight=False)
+        console = Console(file=self._stream, force_terminal=True if self._force else None, highlight=False)
         return RichProgress(
             SpinnerColumn(),
             TextColumn("[progress.description]{task.description}"),

@@ -45,4 +45,35 @@ class DataDependentShape(Rule):
                 continue
             seen.add(issue.node)
             yield self.finding(f"{issue.node.op_type} {node_label(issue.node)!r}: {issue.message}; "
-                               "shapes after it are not analysed", issue.node, reason="data-dependent")
+                               f"shapes after it are not analysed{_default_inputs_hint(ctx, issue.node)}",
+                               issue.node, reason="data-dependent")
+
+
+def _default_inputs_hint(ctx: Context, node: ir.Node) -> str:
+    """Say so when the value comes from initializers also listed as graph inputs (torch's
+    ``keep_initializers_as_inputs=True``): defaults a caller may replace, so not constants to graphfix."""
+    graph = ctx.model.graph
+    if (ctx.model.ir_version or 0) < 4:  # before IR 4 every initializer had to be an input: constants
+        return ""
+    defaults = {v for v in graph.inputs if v.name in graph.initializers}
+    if not defaults:
+        return ""
+    found: list[str] = []
+    seen: set[ir.Node] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        for value in current.inputs:
+            if value is None:
+                continue
+            if value in defaults and (value.name or "") not in found:
+                found.append(value.name or "")
+            producer = value.producer()
+            if producer is not None and producer not in seen:
+                seen.add(producer)
+                stack.append(producer)
+    if not found:
+        return ""
+    names = ", ".join(repr(n) for n in sorted(found)[:3]) + (", ..." if len(found) > 3 else "")
+    return (f" (it comes from {names}: initializers also listed as graph inputs, defaults a caller may replace; "
+            "export with keep_initializers_as_inputs=False to make them constants)")

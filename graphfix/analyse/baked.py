@@ -48,9 +48,12 @@ def see_through(analysis: Analysis, walk: Walk) -> Analysis:
         return analysis
     repairs: dict[ir.Node, BakedReshape] = {}
     seen: dict[ir.Node, SeenThrough] = {}
-    # Each walk finds the baked Reshapes (or slot failures) the last could not see (one per block in series:
-    # 50 and more in a transformer) and at least one new node, so there are never more walks than nodes.
-    for _ in range(len(analysis.order)):
+    # Each walk finds the baked Reshapes the last could not see (one per block in series: 50 and more in a
+    # transformer), or else nodes a repairable batch slot makes fail, and at least one new one: so there are
+    # never more walks than Reshapes, Resizes and nodes a slot can feed.
+    rounds = sum(1 for node in analysis.order
+                 if node.op_type in ("Reshape", "Resize", "Concat") or node.op_type in _BROADCASTING)
+    for _ in range(rounds):
         found = find_baked_reshapes(analysis)
         explained = {} if found else find_slot_failures(analysis)  # Reshapes first: they may explain these
         if not found and not explained:

@@ -79,7 +79,7 @@ def analyse(
     unknown = set(pinned) - {v.name or "" for v in real_inputs}
     if unknown:
         raise UsageError(f"input_shapes names {', '.join(sorted(unknown))}, which "
-                         f"{'is' if len(unknown) == 1 else 'are'} not graph inputs "
+                         f"{'is not a graph input' if len(unknown) == 1 else 'are not graph inputs'} "
                          f"(inputs: {', '.join(v.name or '' for v in real_inputs)})", parameters=("input_shapes",))
 
     input_dims: dict[str, list[int | str]] = {}
@@ -102,6 +102,9 @@ def analyse(
                 batch_declared = batch_declared or not isinstance(dim, int)
                 dims.append(BATCH)
             elif user is not None:
+                if isinstance(dim, int) and user[axis] != dim:  # the model cannot run with another size
+                    raise UsageError(f"input_shapes {value.name}: dim {axis} is {dim} in the model, {user[axis]} "
+                                     "given (only dynamic dims can be pinned)", parameters=("input_shapes",))
                 dims.append(user[axis])
                 if not isinstance(dim, int):
                     dynamic_dims.append(DynamicDim(value, axis, str(dim.value or "?"), False))

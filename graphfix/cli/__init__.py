@@ -76,6 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GraphfixError as error:
         report_error(errors, error, args)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (`graphfix lint ... | head`): stop quietly, as command-line tools do, and
+        # point stdout at /dev/null so that flushing it at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
     except KeyboardInterrupt:
         errors.print("graphfix: interrupted")
         return EXIT_ERROR

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from graphfix.cli.flags import speak
@@ -189,3 +191,49 @@ def parse_reshapes(specs: Sequence[str]) -> dict[str, list[int]]:
         except ValueError:
             raise UsageError(f"--reshape {spec!r}: expected NODE=DIMS, e.g. /Reshape=-1,25") from None
     return result
+
+
+def check_output_flag(flag: str, output: str | None, inputs: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse, before any work, an output flag (``--output-file``, ``--report``, ``--save-outputs``,
+    ``--engine``) whose file would overwrite an input model or its external data, or whose folder does not
+    exist. Only ``fix -o IN --in-place`` may replace an input.
+
+    Raises:
+        UsageError: The output is an input model or one of its external data files, a folder, or its
+            folder does not exist.
+    """
+    if not output:
+        return
+    target = Path(output)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {output}: the output folder {parent} does not exist (create it first)")
+    if target.is_dir():
+        raise UsageError(f"{flag} {output}: is a directory; give a file name")
+    if not target.exists():
+        return  # nothing there to overwrite
+    for source in inputs:
+        for protected in _model_files(Path(source)):
+            if os.path.samefile(target, protected):
+                what = "the input model" if protected == Path(source) else "external data of the input model"
+                raise UsageError(f"{flag} {output}: is {what} {source}; give another path (graphfix never "
+                                 "overwrites its input)")
+
+
+def _model_files(model: Path) -> list[Path]:
+    """``model`` and the external data files it names (read only when an output would land on a file)."""
+    if not model.is_file():
+        return []
+    files = [model]
+    if model.suffix.lower() != ".onnx":
+        return files
+    try:
+        import onnx
+
+        proto = onnx.load(str(model), load_external_data=False)
+    except Exception:  # not a readable model: the command reports that itself
+        return files
+    from graphfix.ir.loading import external_locations
+
+    files += [f for f in (model.parent / location for location in external_locations(proto)) if f.is_file()]
+    return files

@@ -14,6 +14,7 @@ from graphfix.cli.common import (
     add_quiet_option,
     add_trt_version_option,
     add_custom_ops_option,
+    check_output_flag,
     parse_input_ranges,
     parse_input_shapes,
 )
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     from graphfix.compiling import compile_model
 
     engine = args.engine or args.output
+    inputs = [args.path, *([args.reference] if args.reference else [])]
+    check_output_flag("--engine" if args.engine else "-o", engine, inputs)
     result = compile_model(
         args.path, precision=args.precision, backend=args.backend, reference=args.reference,
         output_base=engine if engine and not str(engine).endswith(".onnx") else None, engine=engine,

@@ -13,6 +13,7 @@ from graphfix.cli.common import (
     EXIT_FINDINGS,
     add_custom_ops_option,
     add_model_options,
+    check_output_flag,
     parse_input_ranges,
     parse_input_shapes,
     parse_reshapes,
@@ -83,19 +84,32 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
         raise UsageError(f"fix writes one model with -o; got {len(args.paths)} (several models only with --diff)")
     else:
         models = list(args.paths)
+    check_output_flag("--report", args.report, models)
+    if args.precision is not None and not args.diff:
+        check_output_flag("--engine", args.engine, models)
     if len(models) == 1:
         return _fix_one(args, console, models[0], config)
+    # Several models (--diff): with --format json, one array of the per-model documents (one JSON value).
+    documents: list[dict[str, Any]] | None = [] if args.format == "json" else None
     code, failed = EXIT_CLEAN, False
     for model in models:  # pre-commit passes many files: one bad file must not hide the others
         try:
-            code = max(code, _fix_one(args, console, model, config))
+            code = max(code, _fix_one(args, console, model, config, documents))
         except GraphfixError as error:
-            report_error(errors, f"{model}: {message_of(error)}", args)
+            message = message_of(error)
+            message = message if message.startswith(f"{model}: ") else f"{model}: {message}"
+            report_error(errors, message, args)
+            if documents is not None:
+                documents.append({"file": model, "error": message})
             failed = True
+    if documents is not None:
+        sys.stdout.write(json.dumps(documents, indent=2) + "\n")
     return EXIT_ERROR if failed else code
 
 
-def _fix_one(args: argparse.Namespace, console: Console, path: str, config: ProjectConfig) -> int:
+def _fix_one(args: argparse.Namespace, console: Console, path: str, config: ProjectConfig,
+             documents: list[dict[str, Any]] | None = None) -> int:
+    """Fix (or --diff) one model and print the result; with ``documents``, append its JSON document there."""
     from graphfix.cli.config import file_options
     from graphfix.fixing import fix
     from graphfix.verify import DEFAULT_ATOL, DEFAULT_RTOL
@@ -142,7 +156,10 @@ def _fix_one(args: argparse.Namespace, console: Console, path: str, config: Proj
         document = {"file": path, **result.to_dict()}
         if compiled is not None:
             document["compile"] = compiled.to_dict()
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        if documents is not None:
+            documents.append(document)
+        else:
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         _print_result(console, args, result, path)
         if compiled is not None:

@@ -26,6 +26,8 @@ FLAGS: dict[str, str] = {
     "workspace_bytes": "--workspace",
     "calib_data": "--calib-data",
     "trt_version": "--trt-version",
+    "atol": "--atol",
+    "rtol": "--rtol",
 }
 
 

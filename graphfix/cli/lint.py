@@ -20,6 +20,7 @@ from graphfix.cli.common import (
     add_custom_ops_option,
     add_model_options,
     add_path_options,
+    check_output_flag,
     parse_input_shapes,
     report_error,
     styled_output,
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
     models = collect_models(args.paths, exclude=args.exclude or [], excluded=config.excluded)
     if not models:
         raise UsageError("no ONNX model to lint (every path was excluded or named no *.onnx file)")
+    check_output_flag("--output-file", args.output_file, models)
     tasks = tasks_for([str(m) for m in models], config, args.select, args.ignore,
                       parse_input_shapes(args.input_shape), trt_version,
                       [str(Path(f).resolve()) for f in args.custom_ops])

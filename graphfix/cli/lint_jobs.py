@@ -122,8 +122,10 @@ def _lint_file(task: FileTask, detached: bool) -> FileResult:
     except GraphfixError as error:
         from graphfix.cli.common import message_of
 
-        return FileResult(Report(task.path, [], error=str(error)), error=message_of(error),
-                          traceback=traceback.format_exc())
+        # Every error names its file: a usage error (an --input-shape this model contradicts) may not.
+        message = message_of(error)  # the CLI's flags, in the text and in the JSON/SARIF reports alike
+        message = message if message.startswith(f"{task.path}: ") else f"{task.path}: {message}"
+        return FileResult(Report(task.path, [], error=message), error=message, traceback=traceback.format_exc())
     except Exception as error:  # keep going: one bad file must not hide the others
         return FileResult(Report(task.path, [], error=f"internal error: {type(error).__name__}: {error}"),
                           error=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",

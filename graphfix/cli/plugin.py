@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from graphfix.cli.common import EXIT_CLEAN, add_custom_ops_option
+from graphfix.cli.common import EXIT_CLEAN, add_custom_ops_option, check_output_flag
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
 
     from graphfix.plugins.scaffold import write_plugin_scaffold
 
+    check_output_flag("-o", args.output, [args.path])
     report = write_plugin_scaffold(args.path, args.op, args.output, trt_version=args.trt_version,
                                    namespace=args.namespace)
     shapes = ", ".join("?" if o.dims is None else "[" + ", ".join(str(d) for d in o.dims) + "]"

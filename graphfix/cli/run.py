@@ -7,7 +7,13 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graphfix.cli.common import EXIT_CLEAN, add_custom_ops_option, add_quiet_option, parse_input_ranges
+from graphfix.cli.common import (
+    EXIT_CLEAN,
+    add_custom_ops_option,
+    add_quiet_option,
+    check_output_flag,
+    parse_input_ranges,
+)
 from graphfix.errors import GraphfixError, UsageError
 
 if TYPE_CHECKING:
@@ -43,6 +49,7 @@ def run(args: argparse.Namespace, console: Console, errors: Console) -> int:
         from graphfix.plugins.loader import load_plugins
 
         load_plugins(args.plugins)  # an engine with plugins needs their creators registered first
+    check_output_flag("--save-outputs", args.save_outputs, [args.path])  # before the model runs
     runner = load(args.path)
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")

@@ -6,17 +6,17 @@ only choose the two sides, the inputs and the tolerance policy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from graphfix.compare.inputs import Inputs
-from graphfix.compare.log import first_line, polygraphy_log
+from graphfix.compare.log import first_line, onnxruntime_message, polygraphy_log
 from graphfix.compare.order import equal_up_to_order
 from graphfix.compare.policy import Policy, Thresholds, Tolerance
 from graphfix.compare.result import Comparison, Failure
-from graphfix.compare.runners import Side, polygraphy_runner
+from graphfix.compare.runners import Side, polygraphy_runner, polygraphy_without_torch
 from graphfix.compare.stats import OutputComparison, judge, statistics
 from graphfix.deps import require
 
@@ -43,6 +43,7 @@ def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *,
         MissingDependencyError: Polygraphy (or the runtime a side needs) is not installed.
     """
     comparator = require("polygraphy.comparator", f"{action} (comparing outputs)")
+    polygraphy_without_torch()
     batches = inputs.batches
 
     def failed(failure: Failure, message: str) -> Comparison:
@@ -58,7 +59,10 @@ def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *,
         relative_to_reference = not (isinstance(policy, Tolerance) and policy.relative_to == "candidate")
         order = [candidate, reference] if relative_to_reference else [reference, candidate]
         load_errors: list[tuple[Side, BaseException]] = []
-        runners = [polygraphy_runner(side, lambda side, error: load_errors.append((side, error))) for side in order]
+        run_errors: list[tuple[Side, Mapping[str, Any], BaseException]] = []
+        runners = [polygraphy_runner(side, lambda side, error: load_errors.append((side, error)),
+                                     lambda side, feed, error: run_errors.append((side, feed, error)))
+                   for side in order]
         from graphfix.progress import current
 
         step_name = f"{action} at batch {', '.join(map(str, batches))}"
@@ -72,9 +76,21 @@ def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *,
                 return failed(Failure("load", side.label, first_line(problem)),
                               f"cannot {action}: {side.runtime} cannot load the {side.label}: "
                               f"{first_line(problem) or type(problem).__name__}")
-            lines = str(error).strip().splitlines()
-            return failed(Failure("run", None, lines[-1] if lines else str(error)),
-                          f"a model failed to run: {lines[-1] if lines else error}")
+            for side, feed, problem in run_errors:  # which side failed, and at which batch
+                if side is candidate:
+                    # The candidate runs first: where the reference fails on the same inputs, it is at fault.
+                    reference_error = _run_error(reference, feed)
+                    if reference_error is not None:
+                        side, problem = reference, reference_error
+                detail = onnxruntime_message(problem)
+                shapes = [np.shape(value) for value in feed.values()]
+                batch = shapes[0][0] if shapes and shapes[0] else None
+                at = f" at batch {batch}" if batch is not None else ""
+                blame = f"cannot {action}: " if side is reference else ""  # the reference at fault: say so
+                return failed(Failure("run", side.label, f"batch {batch}: {detail}" if at else detail),
+                              f"{blame}the {side.label} fails to run in {side.runtime}{at}: {detail}")
+            detail = onnxruntime_message(error)
+            return failed(Failure("run", None, detail), f"a model failed to run: {detail}")
         if not results or len(results) < 2:
             return failed(Failure("run"), "a model failed to run")
         by_name = {name: iterations for name, iterations in results}
@@ -102,6 +118,17 @@ def compare(reference: Side, candidate: Side, inputs: Inputs, policy: Policy, *,
                 outputs.append(result)
         errors = log.entries("E!")
     return _conclude(batches, outputs, shape_messages, policy, candidate, errors)
+
+
+def _run_error(side: Side, feed: Mapping[str, Any]) -> BaseException | None:
+    """What ``side`` raises on ``feed`` (None when it runs, or when it does not even load)."""
+    runner = polygraphy_runner(side, lambda side, error: None)
+    try:
+        with runner:
+            runner.infer(feed)
+    except Exception as error:
+        return error
+    return None
 
 
 def _polygraphy_accuracy(comparator: Any, results: Any, policy: Tolerance) -> list[dict[str, object]] | None:

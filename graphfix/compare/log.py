@@ -64,3 +64,24 @@ def first_line(text: object) -> str:
         if line.strip():
             return line.strip()
     return ""
+
+
+def onnxruntime_message(error: object) -> str:
+    """ONNX Runtime's error as one readable line.
+
+    ORT's messages start with ``[ONNXRuntimeError] : 2 : INVALID_ARGUMENT :``, spread the facts over several
+    lines (``Got invalid dimensions for input: x ... index: 2 Got: 32 Expected: 64``), end some with a
+    generic ``Please fix either the inputs/outputs or the model.`` and name a kernel by its C++ source
+    location; the line keeps the facts and drops the rest:
+    ``Reshape node 'R': The input tensor cannot be reshaped ... Input shape:{3,8}, requested shape:{1,8}``.
+    """
+    text = " ".join(str(error).split())
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    text = text.replace(" Please fix either the inputs/outputs or the model.", "")
+    found = re.search(r"running (\w+) node\. Name:'([^']*)' Status Message: (.*)", text)
+    if found:
+        op, node, message = found.groups()
+        message = message.rsplit(" was false. ", 1)[-1]  # the shapes, not ORT's source location
+        message = re.sub(r"^/\S+:\d+ \S+\(.*?\) ", "", message)  # a source location with no check text
+        text = f"{op} node {node!r}: {message}" if node else f"{op} node: {message}"
+    return text.strip() or type(error).__name__

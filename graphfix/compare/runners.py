@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -108,8 +109,9 @@ def _custom_model(source: str | os.PathLike[str] | bytes) -> Any:
 
 
 def onnxruntime_side(label: str, model: str | os.PathLike[str], *, description: str = "onnxruntime CPU",
-                     quiet: bool = False) -> Side:
-    """ONNX Runtime (CPU) on the model file ``model`` (``quiet``: without ONNX Runtime's own error log)."""
+                     quiet: bool = True) -> Side:
+    """ONNX Runtime (CPU) on the model file ``model`` (``quiet``, the default: without ONNX Runtime's own error
+    log; the comparison reports a failure itself)."""
     return Side(label, "ONNX Runtime", "onnxruntime", functools.partial(onnxruntime_session, model, quiet=quiet),
                 description)
 
@@ -131,8 +133,10 @@ def function_side(label: str, runtime: str, load: Callable[[], RunFunction], inp
     return Side(label, runtime, "function", load, description, tuple(inputs))
 
 
-def polygraphy_runner(side: Side, on_load_error: Callable[[Side, BaseException], None]) -> Any:
-    """The Polygraphy runner for ``side``; load errors are reported to ``on_load_error`` and re-raised."""
+def polygraphy_runner(side: Side, on_load_error: Callable[[Side, BaseException], None],
+                      on_run_error: Callable[[Side, Mapping[str, Any], BaseException], None] | None = None) -> Any:
+    """The Polygraphy runner for ``side``; load errors are reported to ``on_load_error``, run errors (with
+    the feeds) to ``on_run_error``, and re-raised: Polygraphy's exception does not say which side failed."""
 
     def guarded() -> Any:
         try:
@@ -141,11 +145,46 @@ def polygraphy_runner(side: Side, on_load_error: Callable[[Side, BaseException],
             on_load_error(side, error)
             raise
 
+    runner: Any
     if side.kind == "onnxruntime":
-        return require("polygraphy.backend.onnxrt", "comparing outputs").OnnxrtRunner(guarded, name=side.label)
-    if side.kind == "tensorrt":
-        return require("polygraphy.backend.trt", "running a TensorRT engine").TrtRunner(guarded, name=side.label)
-    return _function_runner_class()(guarded, side.inputs, name=side.label)
+        runner = require("polygraphy.backend.onnxrt", "comparing outputs").OnnxrtRunner(guarded, name=side.label)
+    elif side.kind == "tensorrt":
+        runner = require("polygraphy.backend.trt", "running a TensorRT engine").TrtRunner(guarded, name=side.label)
+    else:
+        runner = _function_runner_class()(guarded, side.inputs, name=side.label)
+    if on_run_error is not None:
+        infer = runner.infer
+
+        def recorded(feed_dict: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+            try:
+                return infer(feed_dict, *args, **kwargs)
+            except Exception as error:
+                on_run_error(side, feed_dict, error)
+                raise
+
+        runner.infer = recorded  # this runner only: the comparator calls runner.infer(feed_dict)
+    return runner
+
+
+@functools.cache
+def polygraphy_without_torch() -> None:
+    """Make Polygraphy stop importing torch to learn that an array is not a torch tensor.
+
+    Polygraphy's ``util.array.is_torch`` (asked of every feed, output and tolerance it handles) imports
+    torch when it is installed: 2 s of every verification for a user whose exports come from torch, and
+    Polygraphy's import probe catches everything, so a Ctrl-C during that import was swallowed and the run
+    went on to write its output (then crashed at exit). Nothing is a torch tensor unless torch is already
+    imported, so the answer is read from ``sys.modules``; with torch imported, it is the same answer.
+    """
+    array: Any = require("polygraphy.util.array", "comparing outputs")
+
+    def is_torch(obj: object) -> bool:
+        torch = sys.modules.get("torch")
+        tensor = getattr(torch, "Tensor", None)
+        return isinstance(tensor, type) and isinstance(obj, tensor)
+
+    is_torch.__doc__ = array.is_torch.__doc__
+    array.is_torch = is_torch  # util.array's own helpers and the runners look it up here at each call
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from pathlib import Path
 from graphfix.compiling.backends.tensorrt.build import EngineReport
 from graphfix.compiling.backends.tensorrt.plan import Precision
 from graphfix.errors import GraphfixError, UsageError
-from graphfix.ir.loading import load
+from graphfix.ir.loading import load, require_weights
 from graphfix.linting import Finding
 from graphfix.plugins import Registry, has_custom_ops, registry_from, require_implementations, using
 from graphfix.precision.check import PrecisionReport
@@ -174,6 +174,8 @@ def _compile(
         require_implementations(reference)
         require_implementations(model)
     loaded = load(model)
+    if precision != "fp32":
+        require_weights(loaded)  # the fp16 and int8 transforms read every weight
     specs = input_specs(loaded.model)
     pinned = dict(input_shapes or {})
     ranges = {**integer_ranges(loaded.model), **(input_ranges or {})}

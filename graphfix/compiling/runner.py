@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from graphfix.compare.log import onnxruntime_message
 from graphfix.deps import require
 from graphfix.errors import GraphfixError, UsageError
 
@@ -54,7 +55,7 @@ class OnnxRuntimeRunner(Runner):
     def __init__(self, path: Path) -> None:
         ort = require("onnxruntime", "running ONNX models")
         options = ort.SessionOptions()
-        options.log_severity_level = 3
+        options.log_severity_level = 4  # failures are reported once, as graphfix errors (not also ORT's log)
         from graphfix.plugins import session_for
 
         try:
@@ -63,7 +64,7 @@ class OnnxRuntimeRunner(Runner):
         except GraphfixError:
             raise
         except Exception as error:  # ORT raises its own exception types for invalid models
-            raise GraphfixError(f"{path}: ONNX Runtime cannot load it: {str(error).strip().splitlines()[0]}") from error
+            raise GraphfixError(f"{path}: ONNX Runtime cannot load it: {onnxruntime_message(error)}") from error
         self.inputs = [TensorInfo(i.name, _ort_dtype(i.type), tuple(i.shape)) for i in self.session.get_inputs()]
         self.outputs = [TensorInfo(o.name, _ort_dtype(o.type), tuple(o.shape)) for o in self.session.get_outputs()]
 
@@ -72,7 +73,7 @@ class OnnxRuntimeRunner(Runner):
         try:
             results = self.session.run(None, typed)
         except Exception as error:
-            raise GraphfixError(f"ONNX Runtime failed: {str(error).strip().splitlines()[-1]}") from error
+            raise GraphfixError(f"ONNX Runtime failed: {onnxruntime_message(error)}") from error
         return {o.name: r for o, r in zip(self.outputs, results)}
 
 

@@ -11,6 +11,7 @@ written; a model that fails verification is not written unless ``force``.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -23,12 +24,13 @@ from pathlib import Path
 import onnx_ir as ir
 
 from graphfix.analyse import Analysis
-from graphfix.errors import GraphfixError, VerificationError
+from graphfix.errors import GraphfixError, UsageError, VerificationError
 from graphfix.fixing.editor import Editor
 from graphfix.fixing.hooks import ReshapeHook, apply_user_reshapes
 from graphfix.fixing.opset import convert_opset
 from graphfix.fixing.validate import validate
 from graphfix.ir import LoadedModel, ModelSource, load
+from graphfix.ir.loading import require_weights
 from graphfix.ir.saving import check_destination, save_model
 from graphfix.linting import (
     Finding,
@@ -174,7 +176,8 @@ def fix(
 
     Raises:
         ModelError: The model cannot be read.
-        UsageError: A bad parameter (``input_shapes``, ``reshape``, ``select``/``ignore``).
+        UsageError: A bad parameter (``input_shapes``, ``reshape``, ``select``/``ignore``, a negative or
+            non-finite ``atol``/``rtol``).
         GraphfixError: ``dynamic_batch`` is refused (something bakes the batch), the fixes do not converge,
             or the output path is unusable.
         VerificationError: The fixed model fails ``onnx.checker`` or does not match the original (nothing
@@ -183,6 +186,10 @@ def fix(
         MissingReference: A custom op has no reference implementation, so the fix cannot be verified
             (GF402's code and text; ``verify=False`` skips verification).
     """
+    for name, tolerance in (("atol", atol), ("rtol", rtol)):
+        # A NaN tolerance passes every comparison (nothing is greater than NaN): refuse it with the rest.
+        if not math.isfinite(tolerance) or tolerance < 0:
+            raise UsageError(f"{name} {tolerance}: a tolerance must be a finite number >= 0", parameters=(name,))
     registry = registry_from(custom_ops)
     with using(registry):
         return _fix(source, output, input_shapes=input_shapes, reshape=reshape, reshape_hook=reshape_hook,
@@ -219,6 +226,8 @@ def _fix(
     if output is not None and not dry_run:
         check_destination(Path(output), inputs=[source_path] if source_path else [], in_place=in_place)
     original = load(source)
+    if not dry_run:
+        require_weights(original)  # writing reads every weight: refuse what cannot be read before the work
     loaded = _own_copy(original) if source_path is None else original
     ops_before = op_counts(loaded.model)
     specs = input_specs(original.model)  # before any edit: verification feeds the original's interface

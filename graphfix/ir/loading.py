@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnx
@@ -36,10 +36,30 @@ class LoadedModel:
     model: ir.Model
     path: Path | None
     label: str
+    # External data files with more than one hard link ({location: links}): lint never reads them, but
+    # onnx and onnx-ir refuse to read weights from them (see require_weights).
+    hard_linked: dict[str, int] = field(default_factory=dict)
 
     @property
     def opset(self) -> int:
         return default_opset(self.model)
+
+
+def require_weights(loaded: LoadedModel) -> None:
+    """Refuse, before any work, a model whose weights onnx-ir will refuse to read when they are written.
+
+    onnx-ir (like ``onnx.load``) will not read external data from a file with several hard links (a guard
+    against a hard-linked secret read as weights); DVC or a hard-link cache makes such files. Linting
+    never reads weights and is not affected; writing the fixed model or a precision transform is.
+
+    Raises:
+        ModelError: An external data file of the model has more than one hard link.
+    """
+    for location, links in loaded.hard_linked.items():
+        file = str(loaded.path.parent / location) if loaded.path is not None else location
+        raise ModelError(loaded.label, f"external data file {location!r} has {links} hard links, and onnx-ir "
+                         "refuses to read weights from a hard-linked file (a guard against hard-link attacks)",
+                         f"give it a file of its own: cp {file} {file}.copy && mv {file}.copy {file}")
 
 
 def default_opset(model: ir.Model) -> int:
@@ -56,10 +76,10 @@ def load(source: ModelSource, *, base_dir: str | os.PathLike[str] | None = None)
         loaded = LoadedModel(source, None, "<model>")
     elif isinstance(source, onnx.ModelProto):
         directory = Path(base_dir) if base_dir is not None else Path.cwd()
-        _check_proto(source, directory, "<model>")
+        linked = _check_proto(source, directory, "<model>")
         model = _deserialize(source, "<model>")
         _external_data.set_base_dir(model.graph, str(directory))
-        loaded = LoadedModel(model, None, "<model>")
+        loaded = LoadedModel(model, None, "<model>", linked)
     elif isinstance(source, (str, os.PathLike)):
         loaded = _load_path(Path(source))
     else:
@@ -102,11 +122,11 @@ def _read_path(path: Path, label: str) -> LoadedModel:
                          "is the file truncated, or not an .onnx file?") from error
     except OSError as error:
         raise ModelError(label, f"cannot read: {error.strerror or error}") from error
-    _check_proto(proto, path.parent, label)
+    linked = _check_proto(proto, path.parent, label)
     model = _deserialize(proto, label)
     del proto
     _external_data.set_base_dir(model.graph, str(path.parent))
-    return LoadedModel(model, path, label)
+    return LoadedModel(model, path, label, linked)
 
 
 def _deserialize(proto: onnx.ModelProto, label: str) -> ir.Model:
@@ -116,7 +136,8 @@ def _deserialize(proto: onnx.ModelProto, label: str) -> ir.Model:
         raise ModelError(label, f"malformed ONNX model: {error}".splitlines()[0]) from error
 
 
-def _check_proto(proto: onnx.ModelProto, directory: Path, label: str) -> None:
+def _check_proto(proto: onnx.ModelProto, directory: Path, label: str) -> dict[str, int]:
+    """Refuse what would make the analysis meaningless; return the hard-linked external data files."""
     if proto.ir_version <= 0 or not proto.HasField("graph") or not (
         proto.graph.node or proto.graph.output
     ):
@@ -132,7 +153,7 @@ def _check_proto(proto: onnx.ModelProto, directory: Path, label: str) -> None:
     if opset < MIN_SUPPORTED_OPSET:
         raise ModelError(label, f"opset {opset} is older than graphfix supports ({MIN_SUPPORTED_OPSET})",
                          "re-export with opset 11 or newer")
-    _check_external_data(proto, directory, label)
+    return _check_external_data(proto, directory, label)
 
 
 def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
@@ -148,9 +169,21 @@ def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from _tensors(subgraph)
 
 
-def _check_external_data(proto: onnx.ModelProto, directory: Path, label: str) -> None:
+def external_locations(proto: onnx.ModelProto) -> list[str]:
+    """The external data files ``proto`` names (relative to its folder), each once, in order."""
+    found: dict[str, None] = {}
+    for tensor in _tensors(proto.graph):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            if location:
+                found.setdefault(location)
+    return list(found)
+
+
+def _check_external_data(proto: onnx.ModelProto, directory: Path, label: str) -> dict[str, int]:
     root = directory.resolve()
     sizes: dict[Path, int] = {}
+    linked: dict[str, int] = {}
     for tensor in _tensors(proto.graph):
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
             continue
@@ -164,12 +197,16 @@ def _check_external_data(proto: onnx.ModelProto, directory: Path, label: str) ->
             if not target.is_file():
                 raise ModelError(label, f"external data file {location!r} of tensor {tensor.name!r} "
                                  "is missing", f"it must be in {directory}")
-            sizes[target] = target.stat().st_size
+            status = target.stat()
+            sizes[target] = status.st_size
+            if status.st_nlink > 1:
+                linked[location] = status.st_nlink
         end = int(info.get("offset", 0)) + int(info.get("length", 0))
         if end > sizes[target]:
             raise ModelError(label, f"external data file {location!r} is shorter than tensor "
                              f"{tensor.name!r} needs ({sizes[target]} < {end} bytes)",
                              "the file is truncated")
+    return linked
 
 
 def _check_graph(loaded: LoadedModel) -> None:

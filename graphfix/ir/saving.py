@@ -47,8 +47,10 @@ def check_destination(path: Path, *, inputs: list[Path], in_place: bool) -> None
     """Refuse outputs that would overwrite an input or land nowhere, before any work is done.
 
     Raises:
-        GraphfixError: The folder does not exist, the path is a folder, or it is one of ``inputs``
-            and ``in_place`` is false (parameter ``in_place=True``).
+        GraphfixError: The folder does not exist, the path is a folder, it is one of ``inputs`` and
+            ``in_place`` is false (parameter ``in_place=True``), or the external data written beside it
+            (``<name>.data``) would replace the weights of another input (a model renamed after export
+            still names its old ``<name>.data``).
     """
     parent = _parent(path)
     if not parent.is_dir():
@@ -59,6 +61,16 @@ def check_destination(path: Path, *, inputs: list[Path], in_place: bool) -> None
         if path.exists() and source.exists() and os.path.samefile(path, source) and not in_place:
             raise GraphfixError(f"{path}: is the input model; give another output path, or pass in_place=True "
                                 "to overwrite it", parameters=("in_place=True",))
+    companion = parent / f"{path.name}.data"
+    if not companion.exists():
+        return
+    for source in inputs:
+        if path.exists() and source.exists() and os.path.samefile(path, source):
+            continue  # in place: the input's own data is replaced with it, atomically
+        for data in _external_data_files(source):
+            if os.path.samefile(companion, data):
+                raise GraphfixError(f"{path}: its external data would be written to {companion}, which holds the "
+                                    f"weights of the input model {source}; give another output path")
 
 
 @dataclass
@@ -152,7 +164,10 @@ def save_model(
         with display.task(f"saving {Path(path).name} ({size / 2**20:.0f} MiB)"):
             if external:
                 ir.save(model, stage.path, external_data=data_name)
-                stage.add_companion(data_name)
+                if _names_external_data(stage.path):
+                    stage.add_companion(data_name)
+                else:  # every weight was small enough to stay inside: no empty sidecar beside the model
+                    (stage.folder / data_name).unlink(missing_ok=True)
             else:
                 ir.save(model, stage.path)
         if check is not None:
@@ -180,6 +195,28 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: Any) -> int:
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`write_bytes_atomic`)."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _external_data_files(model: Path) -> list[Path]:
+    """The external data files ``model`` names that exist (its weights are not read)."""
+    import onnx
+
+    from graphfix.ir.loading import external_locations
+
+    try:
+        proto = onnx.load(str(model), load_external_data=False)
+    except Exception:  # not a readable model: loading it reports that
+        return []
+    return [f for f in (model.parent / location for location in external_locations(proto)) if f.is_file()]
+
+
+def _names_external_data(path: Path) -> bool:
+    """Whether the model file at ``path`` keeps any tensor in external data (its weights are not read)."""
+    import onnx
+
+    from graphfix.ir.loading import external_locations
+
+    return bool(external_locations(onnx.load(str(path), load_external_data=False)))
 
 
 def _parent(path: Path) -> Path:

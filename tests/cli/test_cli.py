@@ -95,7 +95,7 @@ def test_bad_files_are_each_reported_and_do_not_hide_the_others(models, tmp_path
 
 def test_bad_input_shape_is_a_usage_error(models, capsys):
     assert main(["lint", str(models["view"]), "--input-shape", "nope:1x2"]) == 2
-    assert "not graph inputs" in capsys.readouterr().err
+    assert "--input-shape names nope, which is not a graph input (inputs: x)" in capsys.readouterr().err
     assert main(["lint", str(models["view"]), "--input-shape", "x:1x2xq"]) == 2
     assert "integers" in capsys.readouterr().err
 
@@ -118,3 +118,18 @@ def test_console_script_prints_one_line_and_no_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "junk.onnx" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_goes_away_stops_graphfix_quietly(tmp_path):
+    """`graphfix ... | head`: the closed pipe is no internal error and no traceback at exit."""
+    for index in range(3):
+        onnx.save(parse(VIEW_SIZE0), tmp_path / f"m{index}.onnx")
+    code = "import sys\nfrom graphfix.cli import main\nsys.exit(main(sys.argv[1:]))"
+    for args in (["lint", str(tmp_path), "--format", "json"], ["fix", "--diff", str(tmp_path), "--format", "json"]):
+        process = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader is gone before graphfix writes
+        err = process.stderr.read()
+        assert process.wait() == 2
+        assert err == "", err

@@ -56,3 +56,20 @@ def test_several_models_need_diff(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["fix", str(a), str(a), "-o", str(tmp_path / "o.onnx")]) == 2
     assert "several models only with --diff" in capsys.readouterr().err
     assert onnx.load(str(a))  # untouched
+
+
+def test_fix_diff_over_several_models_in_json_is_one_json_array(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    changing = save(parse(RESIZE_SIZES), tmp_path / "resize.onnx")
+    clean = save(parse(CLEAN), tmp_path / "clean.onnx")
+    missing = tmp_path / "missing.onnx"
+    assert main(["fix", "--diff", str(changing), str(clean), str(missing), "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    documents = json.loads(captured.out)  # one JSON value, not one document per model run together
+    assert [d["file"] for d in documents] == [str(changing), str(clean), str(missing)]
+    assert documents[0]["applied"] and not documents[1]["applied"]
+    assert documents[2]["error"] == f"{missing}: no such file (check the path)"
+    # The error names the file once (it was "missing.onnx: missing.onnx: no such file").
+    assert captured.err == f"graphfix: error: {missing}: no such file (check the path)\n"

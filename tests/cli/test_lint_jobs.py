@@ -52,3 +52,19 @@ def test_jobs_asked_for_always_use_the_pool_with_the_same_findings(small: list[F
 def test_enough_work_fans_out_by_default(small: list[FileTask], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lint_jobs, "POOL_MIN_BYTES", 1)
     assert _kinds(list(lint_files(small, 2, auto=True))) == {DetachedFinding}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_file_error_names_its_file(small: list[FileTask], jobs: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """An option that one model contradicts is that model's error: each of them is named (in the pool too)."""
+    import json
+
+    from graphfix.cli import main
+
+    folder = str(Path(small[0].path).parent)
+    assert main(["lint", folder, "--input-shape", "x:1x4x8x9", "--jobs", str(jobs), "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    errors = [f["error"] for f in json.loads(captured.out)["files"]]
+    assert errors == [f"{t.path}: --input-shape x: dim 3 is 8 in the model, 9 given (only dynamic dims can be "
+                      "pinned)" for t in small]
+    assert sorted(captured.err.splitlines()) == sorted(f"graphfix: error: {e}" for e in errors)

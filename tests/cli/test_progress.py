@@ -136,3 +136,21 @@ def test_quiet_flag_turns_the_display_off(tmp_path, monkeypatch, flags, enabled)
                     ["compile", str(source), "--backend", "onnxruntime"], ["run", str(source)]):
         main([*command, *flags])
     assert seen == [enabled] * 4
+
+
+def test_a_step_that_starts_while_output_is_captured_still_draws_on_the_terminal(monkeypatch) -> None:
+    """Verification runs with Polygraphy's output captured (sys.stderr is a buffer then): its step drew
+    into that buffer, so `graphfix fix` showed nothing while it verified."""
+    from graphfix.compare.log import polygraphy_log
+
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    reporter = Progress()  # made by the command, before anything is captured: draws on that stderr
+    assert reporter.enabled
+    with polygraphy_log() as log, reporter.task("verify at batch 1, 3", total=2) as step:
+        assert sys.stderr is not terminal
+        step.advance()
+        time.sleep(0.3)
+        print("polygraphy says", file=sys.stderr)
+    assert "verify at batch 1, 3" in terminal.getvalue()
+    assert "verify at batch" not in log.text and "polygraphy says" in log.text

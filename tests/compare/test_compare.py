@@ -102,3 +102,71 @@ def test_a_side_that_does_not_load_is_a_failed_comparison(tmp_path):
                      Inputs({1: {"x": (1, 8)}}, {"x": F32}), Tolerance(1e-5, 1e-5), action="verify")
     assert not result.passed and result.failure is not None and result.failure.kind == "load"
     assert result.message.startswith("cannot verify: ONNX Runtime cannot load the fixed model: ")
+
+
+def test_comparing_does_not_import_torch(tmp_path):
+    """Polygraphy asks of every array whether it is a torch tensor by importing torch (seconds, and an import
+    that swallowed Ctrl-C); a comparison of numpy arrays must leave torch unimported."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed: nothing could import it")
+    model = tmp_path / "m.onnx"
+    onnx.save(mlp_fp32(), model)
+    code = ("import sys\n"
+            "from graphfix.compare import Inputs, Tolerance, compare, onnxruntime_side\n"
+            f"side = onnxruntime_side('original model', {str(model)!r})\n"
+            "import numpy as np\n"
+            "inputs = Inputs({1: {'x': (1, 8)}, 3: {'x': (3, 8)}}, {'x': np.dtype(np.float32)})\n"
+            f"result = compare(side, onnxruntime_side('fixed model', {str(model)!r}), inputs, Tolerance(1e-5, 1e-4))\n"
+            "assert result.passed, result.message\n"
+            "print('torch' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
+
+
+def test_polygraphy_still_recognises_torch_tensors_once_torch_is_imported():
+    torch = pytest.importorskip("torch")
+    from polygraphy.util import array
+
+    from graphfix.compare.runners import polygraphy_without_torch
+
+    polygraphy_without_torch()
+    assert array.is_torch(torch.zeros(2)) and not array.is_torch(np.zeros(2)) and not array.is_torch(1.5)
+
+
+def _reshape_to(path: Path, target: list[int]) -> Path:
+    """x [N, 8] reshaped to the constant ``target``: [1, 8] runs at batch 1 only."""
+    graph = oh.make_graph([oh.make_node("Reshape", ["x", "t"], ["y"], name="R")], "g",
+                          [oh.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 8])],
+                          [oh.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
+                          [onh.from_array(np.array(target, np.int64), "t")])
+    onnx.save(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8), path)
+    return path
+
+
+def test_a_side_that_fails_to_run_is_named_with_the_batch_and_the_original_is_blamed_first(tmp_path, capfd):
+    """Polygraphy's error does not say which model failed; the comparison does, at which batch and node, and
+    when the reference fails on the same inputs too it is the reference that is at fault (the candidate runs
+    first, so it used to be the one reported, or "a model failed to run")."""
+    runs = _reshape_to(tmp_path / "runs.onnx", [-1, 8])
+    batch1 = _reshape_to(tmp_path / "batch1.onnx", [1, 8])
+    inputs = Inputs({1: {"x": (1, 8)}, 3: {"x": (3, 8)}}, {"x": F32})
+    detail = ("Reshape node 'R': The input tensor cannot be reshaped to the requested shape. Input shape:{3,8}, "
+              "requested shape:{1,8}")
+
+    fixed_fails = compare(onnxruntime_side("original model", runs), onnxruntime_side("fixed model", batch1),
+                          inputs, Tolerance(1e-5, 1e-5), action="verify")
+    assert not fixed_fails.passed and fixed_fails.failure is not None
+    assert fixed_fails.failure.side == "fixed model"
+    assert fixed_fails.message == f"the fixed model fails to run in ONNX Runtime at batch 3: {detail}"
+
+    both_fail = compare(onnxruntime_side("original model", batch1), onnxruntime_side("fp16 model", batch1),
+                        inputs, Tolerance(1e-5, 1e-5), action="check the precision")
+    assert both_fail.failure is not None and both_fail.failure.side == "original model"
+    assert both_fail.message == ("cannot check the precision: the original model fails to run in ONNX Runtime at "
+                                 f"batch 3: {detail}")
+    assert "onnxruntime" not in capfd.readouterr().err  # ONNX Runtime's own log stays quiet: reported once

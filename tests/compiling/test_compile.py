@@ -137,6 +137,28 @@ def test_run_errors_are_one_line(sample: Path, tmp_path: Path, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_a_run_that_onnx_runtime_refuses_says_what_is_wrong(sample: Path, tmp_path: Path, capfd):
+    """ONNX Runtime's facts (the input, the dims it got and expected; the node and the shapes), in one line,
+    not its closing 'Please fix either the inputs/outputs or the model.' nor its C++ source location."""
+    np.save(tmp_path / "small.npy", np.zeros((1, 3, 32, 32), np.float32))  # the sample takes 64x64 images
+    assert main(["run", str(sample), "--input", f"images={tmp_path / 'small.npy'}"]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1, err  # one line: ONNX Runtime's own log is not printed as well
+    assert "graphfix: error: ONNX Runtime failed: Got invalid dimensions for input: images" in err
+    assert "index: 2 Got: 32 Expected: 64" in err and "Please fix" not in err
+
+    model = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+    agraph (float[N, 8] x) => (float[1, 8] y) {
+        t = Constant <value = int64[2] {1, 8}> ()
+        y = Reshape (x, t)
+    }""")
+    onnx.save(model, tmp_path / "batch1.onnx")
+    with pytest.raises(graphfix.GraphfixError) as raised:
+        graphfix.load(tmp_path / "batch1.onnx")({"x": np.zeros((3, 8), np.float32)})
+    assert str(raised.value) == ("ONNX Runtime failed: Reshape node: The input tensor cannot be "
+                                 "reshaped to the requested shape. Input shape:{3,8}, requested shape:{1,8}")
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_graphfix_precision_graphs_are_what_every_tensorrt_takes(sample: Path, tmp_path: Path):
     """The fp16 graph and the symmetric int8 Q/DQ graph raise no GF5xx error on any version (no false alarm on

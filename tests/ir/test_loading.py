@@ -1,5 +1,6 @@
 """Bad input: every problem is one clear ModelError naming the file; nothing crashes."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,19 @@ def test_lint_does_not_modify_the_input(tmp_path: Path):
     before = path.read_bytes()
     graphfix.lint(path)
     assert path.read_bytes() == before
+
+
+def test_hard_linked_external_data_lints_and_is_refused_before_its_weights_are_read(tmp_path: Path):
+    """onnx-ir will not read weights from a file with several hard links (DVC's hard-link cache makes
+    them): lint, which reads no weights, works; whatever writes weights is refused with one line first."""
+    from graphfix.ir.loading import require_weights
+
+    path = _with_external_weight(tmp_path, "m.data")
+    os.link(tmp_path / "m.data", tmp_path / "cache-copy")
+    assert graphfix.lint(path).error is None
+    loaded = load(path)
+    assert loaded.hard_linked == {"m.data": 2}
+    with pytest.raises(ModelError, match=r"'m.data' has 2 hard links.*cp .*m\.data .*m\.data\.copy && mv"):
+        require_weights(loaded)
+    (tmp_path / "cache-copy").unlink()
+    require_weights(load(path))  # one link: nothing to refuse

@@ -51,3 +51,32 @@ def test_companions_move_before_the_file_and_failures_leave_nothing(tmp_path):
     with pytest.raises(GraphfixError, match="does not exist"):
         with staged(tmp_path / "missing" / "x.onnx"):
             pass
+
+
+@pytest.mark.parametrize("weight_count, sidecar", [(8, False), (4096, True)], ids=["small", "large"])
+def test_external_data_is_written_only_when_a_tensor_lands_in_it(tmp_path, weight_count, sidecar):
+    """A model with external data keeps it external; onnx-ir leaves tensors under its threshold inside the
+    model, and when that is all of them no empty ``.data`` is written (or announced) beside the model."""
+    import numpy as np
+    import onnx
+    import onnx.helper as oh
+    import onnx.numpy_helper as onh
+    import onnxruntime as ort
+
+    from graphfix.ir import load, save_model
+
+    weight = np.arange(weight_count, dtype=np.float32)
+    graph = oh.make_graph([oh.make_node("Add", ["x", "w"], ["y"])], "g",
+                          [oh.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", weight_count])],
+                          [oh.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", weight_count])],
+                          [onh.from_array(weight, "w")])
+    source = tmp_path / "in" / "m.onnx"
+    source.parent.mkdir()
+    onnx.save(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]), source, save_as_external_data=True,
+              location="m.bin", size_threshold=0)
+    out = tmp_path / "out.onnx"
+    written = save_model(load(source).model, out)
+    assert written == ([tmp_path / "out.onnx.data", out] if sidecar else [out])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in", "out.onnx"] + ["out.onnx.data"] * sidecar)
+    x = np.ones((2, weight_count), np.float32)
+    np.testing.assert_array_equal(ort.InferenceSession(str(out)).run(None, {"x": x})[0], x + weight)

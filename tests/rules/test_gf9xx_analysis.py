@@ -81,3 +81,32 @@ def test_local_function_is_walked_not_reported():
     assert findings(model, "GF902") == []
     [finding] = findings(model, "GF101")
     assert list(finding.fix[0].inputs[1]) == [-1, 32]
+
+
+def test_a_shape_from_initializers_listed_as_inputs_says_where_it_comes_from():
+    """torch's keep_initializers_as_inputs=True lists constants as graph inputs: defaults a caller may
+    replace (IR >= 4), so the Reshape target is data to graphfix. GF901 names them and the export option."""
+    import onnx.helper as oh
+    import onnx.numpy_helper
+
+    model = parse("""
+    agraph (float[N, 4, 8, 8] x) => (float[N, 256] y) {
+        s = Shape(x)
+        i0 = Constant <value = int64 {0}> ()
+        b = Gather <axis = 0> (s, i0)
+        ax = Constant <value = int64[1] {0}> ()
+        bu = Unsqueeze (b, ax)
+        m1 = Constant <value = int64[1] {-1}> ()
+        t = Concat <axis = 0> (bu, m1)
+        y = Reshape (x, t)
+    }""")
+    # m1 becomes an initializer that is also a graph input, as that exporter option writes it.
+    model.graph.node.remove(next(n for n in model.graph.node if n.output[0] == "m1"))
+    model.graph.initializer.append(onnx.numpy_helper.from_array(np.array([-1], np.int64), "m1"))
+    model.graph.input.append(oh.make_tensor_value_info("m1", onnx.TensorProto.INT64, [1]))
+    [finding] = findings(model, "GF901")
+    assert finding.message.endswith("(it comes from 'm1': initializers also listed as graph inputs, defaults a "
+                                    "caller may replace; export with keep_initializers_as_inputs=False to make "
+                                    "them constants)")
+    del model.graph.input[1]  # a plain initializer: a constant, the view is folded (GF101), no GF901
+    assert findings(model, "GF901") == [] and len(findings(model, "GF101")) == 1
