@@ -20,7 +20,9 @@ y = F.interpolate(x, size=(x.shape[2] * 2, x.shape[3] * 2), mode="nearest")
 y = F.interpolate(x, scale_factor=2, mode="nearest")   # Resize with constant scales [1, 1, 2, 2]
 ```
 graphfix writes constant ``scales`` when the output/input ratio along every axis is the same at every
-batch size and exact in float32 (so the output size and the sampling grid are unchanged).
+batch size and has a float32 scale that keeps the output size and the sampling grid: the ratio itself when
+float32 holds it, else the float32 quotient ``out / in`` that a runtime derives from ``sizes`` when
+``floor(in * scale)`` gives ``out`` back (8/3 does; 5/3 does not and stays reported).
 
 ## Fix safety
 Safe for computed sizes. A constant ``sizes`` that bakes the batch is fixed only with ``--unsafe-fixes``

@@ -209,14 +209,22 @@ def slice_input(analysis: Analysis, node: ir.Node, index: int) -> Rewrite:
 
 
 def exact_scale(out: int, size: int) -> float | None:
-    """``out / size`` as a float32 that is exactly that ratio, or None."""
+    """A float32 scale that reproduces a Resize from ``size`` to ``out`` exactly, or None.
+
+    ``out / size`` when float32 holds it exactly; otherwise the float32 quotient ``float(out) / float(size)``,
+    which is the scale a runtime derives from ``sizes`` (ONNX Runtime computes it so; the sampling grid is
+    then the same), provided the output size it gives back, ``floor(size * scale)``, is ``out`` in float32
+    and in float64 arithmetic (8/3 is; 5/3 rounds down to 4.9999998 and is not)."""
     if size <= 0:
         return None
     ratio = Fraction(out, size)
     as_float = float(np.float32(float(ratio)))
-    if Fraction(as_float) != ratio:
+    if Fraction(as_float) == ratio:
+        return as_float
+    quotient = np.float32(out) / np.float32(size)
+    if int(np.floor(np.float32(size) * quotient)) != out or int(np.floor(float(size) * float(quotient))) != out:
         return None
-    return as_float
+    return float(quotient)
 
 
 def resize_scales(analysis: Analysis, node: ir.Node) -> Rewrite:
@@ -245,8 +253,8 @@ def resize_scales(analysis: Analysis, node: ir.Node) -> Rewrite:
             return _fail(f"the ratio along axis {axis} changes with the batch size")
         ratio = ratios.pop()
         if ratio is None:
-            return _fail(f"the ratio along axis {axis} ({out_shapes[0][axis]}/{in_shapes[0][axis]}) is not "
-                         "exact in float32")
+            return _fail(f"the ratio along axis {axis} ({out_shapes[0][axis]}/{in_shapes[0][axis]}) has no "
+                         "float32 scale that gives the same output size")
         scales.append(ratio)
     return Rewrite(np.array(scales, dtype=np.float32))
 
@@ -272,7 +280,7 @@ def baked_resize_scales(analysis: Analysis, node: ir.Node) -> Rewrite:
     for position, axis in enumerate(axes):
         ratio = exact_scale(sizes[position], source[axis])
         if ratio is None:
-            return _fail(f"the ratio along axis {axis} is not exact in float32")
+            return _fail(f"the ratio along axis {axis} has no float32 scale that gives the same output size")
         scales.append(ratio)
     return Rewrite(np.array(scales, dtype=np.float32), export_batch=batch)
 

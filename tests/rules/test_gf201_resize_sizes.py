@@ -1,4 +1,9 @@
-from graphs import RESIZE_SIZES, findings, parse
+import numpy as np
+import onnx
+import pytest
+from graphs import RESIZE_SIZES, findings, parse, run
+
+import graphfix
 
 from graphfix.linting import Safety
 
@@ -23,10 +28,31 @@ def test_sizes_following_dynamic_height_and_width_still_have_constant_scales():
     assert list(finding.fix[0].inputs[2]) == [1.0, 1.0, 2.0, 2.0]
 
 
-def test_ratio_that_is_not_exact_in_float32_is_not_fixed():
-    model = parse(RESIZE_SIZES.replace("8, 8] x", "9, 9] x"))
+def test_ratio_whose_float32_scale_rounds_down_is_not_fixed():
+    # 3 -> 5: float32(5/3) = 1.6666666, and floor(3 * 1.6666666) = 4: constant scales would change the size.
+    model = parse(RESIZE_SIZES.replace("8, 8] x", "3, 3] x").replace("{16, 16}", "{5, 5}").replace(
+        "16, 16] y", "5, 5] y"))
     [finding] = findings(model, "GF201")
-    assert not finding.fixable and "not exact" in finding.reason
+    assert not finding.fixable and "no float32 scale that gives the same output size" in finding.reason
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_ratio_inexact_in_float32_takes_the_scale_a_runtime_derives_from_sizes(mode: str, tmp_path):
+    # 3 -> 8 (F.interpolate(x, size=(8, 8)) after a pool): float32(8/3) = 2.6666667 gives floor(3 * s) = 8, and
+    # is the scale ONNX Runtime computes from sizes, so the output size and the sampling grid are the same.
+    model = parse(RESIZE_SIZES.replace("8, 8] x", "3, 3] x").replace("{16, 16}", "{8, 8}").replace(
+        "16, 16] y", "8, 8] y").replace('<mode = "nearest">', f'<mode = "{mode}">'))
+    [finding] = findings(model, "GF201")
+    assert finding.fixable and finding.safety is Safety.SAFE
+    scale = float(np.float32(8) / np.float32(3))
+    assert list(finding.fix[0].inputs[2]) == [1.0, 1.0, scale, scale]
+    result = graphfix.fix(model, tmp_path / "fixed.onnx")
+    assert result.verification is not None and result.verification.passed
+    fixed = onnx.load(str(tmp_path / "fixed.onnx"))
+    assert [n.op_type for n in fixed.graph.node] == ["Resize"]
+    for batch in (1, 2, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 3, 3, 3)).astype(np.float32)
+        np.testing.assert_array_equal(run(fixed, {"x": x})[0], run(model, {"x": x})[0])  # bit-identical
 
 
 def test_constant_sizes_baking_the_batch_need_unsafe_fixes():
