@@ -7,6 +7,8 @@ input's batch symbolic, compute what the original computes in ONNX Runtime at ba
 that bakes the batch: at its export batch 2, and what torch computes at 1 and 3), leave at most the Shape
 nodes that really need the batch (a class token or an RNN state expanded to it), and lint clean
 afterwards. Static exports are made dynamic with ``--dynamic-batch --unsafe-fixes`` the same way.
+transformers' own ViT, Swin, SegFormer and MobileViT (tests/models/hf_vision.py) run the dynamic path with
+the legacy exporter, and MobileViT's static dynamo export the static one.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ torch = pytest.importorskip("torch", reason="the zoo is exported from torch (pip
 from graphs import run
 from models.archs import ARCHS
 from models.exports import make_inputs, run_torch
+from models.hf_vision import HF_VISION
 from models.zoo import EXAMPLE_BATCH, ZooModel
 
 from graphfix.cli import main
@@ -34,7 +37,7 @@ from graphfix.export import export
 EXPORTERS = ("legacy", "dynamo")
 # Shape nodes a fixed model keeps: the batch itself, where an Expand/ConstantOfShape needs it at run time
 # (ViT's class token, DETR's mask and queries, an RNN's initial state).
-SHAPES_KEPT = {"vit": 1, "deit": 1, "vit_torchvision": 1, "swin": 1, "swin_reference": 1, "detr": 3, "lstm_text": 1,
+SHAPES_KEPT = {"hf_vit": 1, "vit": 1, "deit": 1, "vit_torchvision": 1, "swin": 1, "swin_reference": 1, "detr": 3, "lstm_text": 1,
                "gru_tagger": 1, "crnn": 1, "swin_torchvision": 1}
 # Static exports whose batch sits in another axis than 0 inside the graph (sequence-first attention, also
 # inside nn.MultiheadAttention(batch_first=True); a sequence-first view(seq, batch, -1) after an RNN):
@@ -49,7 +52,7 @@ STATIC_DYNAMO = ("resnet", "vit", "swin", "swin_torchvision", "unet", "yolov8", 
 
 @functools.cache
 def _model(name: str) -> ZooModel:
-    return ARCHS[name]()
+    return {**ARCHS, **HF_VISION}[name]()
 
 
 @functools.cache
@@ -107,6 +110,11 @@ def _cases(static: bool) -> list[object]:
             if exporter == "dynamo":
                 marks.append(pytest.mark.slow)
             found.append(pytest.param(name, exporter, id=f"{name}-{exporter}", marks=marks))
+    # transformers' own vision code, legacy exporter (dynamo takes 10-20 s an export here); MobileViT's
+    # static dynamo export bakes the batch into 37 Reshapes in series.
+    found += [pytest.param(name, "legacy", id=f"{name}-legacy") for name in HF_VISION if not static]
+    found += [pytest.param(name, "dynamo", id=f"{name}-dynamo", marks=pytest.mark.slow)
+              for name in HF_VISION if static and name == "hf_mobilevit"]
     return found
 
 
