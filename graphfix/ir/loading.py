@@ -76,7 +76,7 @@ def load(source: ModelSource, *, base_dir: str | os.PathLike[str] | None = None)
         loaded = LoadedModel(source, None, "<model>")
     elif isinstance(source, onnx.ModelProto):
         directory = Path(base_dir) if base_dir is not None else Path.cwd()
-        linked = _check_proto(source, directory, "<model>")
+        linked, _ = _check_proto(source, directory, "<model>")
         model = _deserialize(source, "<model>")
         _external_data.set_base_dir(model.graph, str(directory))
         loaded = LoadedModel(model, None, "<model>", linked)
@@ -122,10 +122,15 @@ def _read_path(path: Path, label: str) -> LoadedModel:
                          "is the file truncated, or not an .onnx file?") from error
     except OSError as error:
         raise ModelError(label, f"cannot read: {error.strerror or error}") from error
-    linked = _check_proto(proto, path.parent, label)
+    linked, attributes = _check_proto(proto, path.parent, label)
     model = _deserialize(proto, label)
     del proto
-    _external_data.set_base_dir(model.graph, str(path.parent))
+    if attributes:
+        _external_data.set_base_dir(model.graph, str(path.parent))
+    else:  # only initializers hold external data (the usual case): no walk over every node's attributes
+        for value in model.graph.initializers.values():
+            if isinstance(value.const_value, ir.ExternalTensor):
+                value.const_value.base_dir = str(path.parent)
     return LoadedModel(model, path, label, linked)
 
 
@@ -136,8 +141,9 @@ def _deserialize(proto: onnx.ModelProto, label: str) -> ir.Model:
         raise ModelError(label, f"malformed ONNX model: {error}".splitlines()[0]) from error
 
 
-def _check_proto(proto: onnx.ModelProto, directory: Path, label: str) -> dict[str, int]:
-    """Refuse what would make the analysis meaningless; return the hard-linked external data files."""
+def _check_proto(proto: onnx.ModelProto, directory: Path, label: str) -> tuple[dict[str, int], bool]:
+    """Refuse what would make the analysis meaningless; return the hard-linked external data files, and
+    whether a tensor outside the main graph's initializers (an attribute, a subgraph) is external."""
     if proto.ir_version <= 0 or not proto.HasField("graph") or not (
         proto.graph.node or proto.graph.output
     ):
@@ -180,16 +186,22 @@ def external_locations(proto: onnx.ModelProto) -> list[str]:
     return list(found)
 
 
-def _check_external_data(proto: onnx.ModelProto, directory: Path, label: str) -> dict[str, int]:
+def _check_external_data(proto: onnx.ModelProto, directory: Path, label: str) -> tuple[dict[str, int], bool]:
     root = directory.resolve()
     sizes: dict[Path, int] = {}
     linked: dict[str, int] = {}
-    for tensor in _tensors(proto.graph):
+    resolved: dict[str, Path] = {}  # a few files hold hundreds of tensors: resolve each path once
+    initializers = len(proto.graph.initializer)
+    in_attributes = False
+    for index, tensor in enumerate(_tensors(proto.graph)):
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
             continue
+        in_attributes = in_attributes or index >= initializers
         info = {entry.key: entry.value for entry in tensor.external_data}
         location = info.get("location", "")
-        target = (root / location).resolve()
+        target = resolved.get(location)
+        if target is None:
+            target = resolved[location] = (root / location).resolve()
         if not location or Path(location).is_absolute() or not target.is_relative_to(root):
             raise ModelError(label, f"external data of tensor {tensor.name!r} points outside the model's "
                              f"folder ({location!r})", "graphfix refuses paths that escape the folder")
@@ -206,7 +218,7 @@ def _check_external_data(proto: onnx.ModelProto, directory: Path, label: str) ->
             raise ModelError(label, f"external data file {location!r} is shorter than tensor "
                              f"{tensor.name!r} needs ({sizes[target]} < {end} bytes)",
                              "the file is truncated")
-    return linked
+    return linked, in_attributes
 
 
 def _check_graph(loaded: LoadedModel) -> None:
