@@ -42,7 +42,6 @@ from collections.abc import Iterator
 
 from graphfix.ir import node_label
 from graphfix.linting import Context, Finding, FixAvailability, Rule, TensorRTError
-from graphfix.plugins.nodes import iter_nodes
 from graphfix.plugins.registry import PLUGIN_OP, NodeView
 from graphfix.plugins.stock import plan_stock_form
 
@@ -56,7 +55,7 @@ class PluginNode(Rule):
     tensorrt_errors = (TensorRTError(r"", ops=frozenset({PLUGIN_OP}), priority=10),)
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        for node in iter_nodes(ctx.model):
+        for node in ctx.all_nodes:
             if node.op_type != PLUGIN_OP:
                 continue  # plugin_name is None; NodeView.of would convert (and read) every attribute
             name = NodeView.of(node).plugin_name

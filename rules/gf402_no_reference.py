@@ -66,7 +66,7 @@ class NoReference(Rule):
     def check(self, ctx: Context) -> Iterator[Finding]:
         registry = _registry(ctx)
         plugins = _known_plugins(ctx)
-        for node in custom_nodes(ctx.model):
+        for node in custom_nodes(ctx.model, ctx.all_nodes):
             if registry.lookup(node) is not None:
                 continue
             op = NodeView.of(node).op

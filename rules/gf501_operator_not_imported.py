@@ -108,7 +108,7 @@ class OperatorNotImported(Rule):
         target = target_for(ctx)
         table, version = target.table, target.version
         analysis = ctx.analysis
-        if not table.dispatch.get("local_functions", False):
+        if not table.dispatch.get("local_functions", False) and ctx.model.functions:
             for node, function in local_function_calls(ctx.model):
                 yield self.finding(
                     f"{node.op_type} {node_label(node)!r} calls local function {function.domain}::{function.name}; "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import re
 import sys
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -166,6 +167,14 @@ class Context:
     @property
     def model(self) -> ir.Model:
         return self.loaded.model
+
+    @functools.cached_property
+    def all_nodes(self) -> tuple[ir.Node, ...]:
+        """Every node of the model (subgraphs and local function bodies included), listed once for the
+        rules that look past the main graph (the model does not change while rules run)."""
+        from graphfix.plugins.nodes import iter_nodes
+
+        return tuple(iter_nodes(self.model))
 
     def skip(self, node: ir.Node | None, reason: str) -> None:
         """Record that the running rule looked at ``node`` (None: the model) and did not fire, and why."""

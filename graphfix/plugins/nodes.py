@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import onnx
@@ -101,11 +101,12 @@ def iter_nodes(model: ir.Model) -> Iterator[ir.Node]:
         yield from walk(function)
 
 
-def custom_nodes(model: ModelLike) -> list[ir.Node]:
-    """Every custom node of the model, in graph order (subgraphs and functions included)."""
+def custom_nodes(model: ModelLike, nodes: Iterable[ir.Node] | None = None) -> list[ir.Node]:
+    """Every custom node of the model, in graph order (subgraphs and functions included); ``nodes``: all of
+    its nodes when the caller has listed them (:func:`iter_nodes`)."""
     ir_model = as_ir(model)
     functions = _function_ids(ir_model)
-    return [node for node in iter_nodes(ir_model) if is_custom(node, functions)]
+    return [node for node in (iter_nodes(ir_model) if nodes is None else nodes) if is_custom(node, functions)]
 
 
 def custom_op_names(model: ModelLike) -> list[str]:
