@@ -73,7 +73,7 @@ from graphfix.analyse.baked import describe_runs
 from graphfix.analyse.batch_slots import BakedSlot
 from graphfix.analyse.facts import BakedReshape
 from graphfix.analyse.rewrites import baked_reshape_target, batch_source
-from graphfix.ir import node_label
+from graphfix.ir import node_label, upstream
 from graphfix.linting import (
     BatchShape,
     Context,
@@ -254,19 +254,7 @@ class BakedBatch(Rule):
 def _after_a_repair(analysis: Analysis, value: ir.Value) -> bool:
     """Whether ``value`` is computed from a node the analysis walked as if repaired (hypothetical facts)."""
     hypothetical = set(analysis.repairs) | set(analysis.seen_through)
-    if not hypothetical:
-        return False
-    stack, seen = [value], set()
-    while stack:
-        current = stack.pop()
-        node = current.producer()
-        if node is None or node in seen:
-            continue
-        if node in hypothetical:
-            return True
-        seen.add(node)
-        stack.extend(v for v in node.inputs if v is not None)
-    return False
+    return bool(hypothetical) and any(node in hypothetical for node in upstream([value]))
 
 
 _CAUSES = {

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import onnx_ir as ir
 
-from graphfix.ir import node_label
+from graphfix.ir import node_label, upstream
 from graphfix.linting import Context, Finding, FixAvailability, Rule, Severity, TensorRTError
 
 
@@ -59,19 +59,10 @@ def _default_inputs_hint(ctx: Context, node: ir.Node) -> str:
     if not defaults:
         return ""
     found: list[str] = []
-    seen: set[ir.Node] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
+    for current in [node, *upstream(list(node.inputs))]:
         for value in current.inputs:
-            if value is None:
-                continue
             if value in defaults and (value.name or "") not in found:
                 found.append(value.name or "")
-            producer = value.producer()
-            if producer is not None and producer not in seen:
-                seen.add(producer)
-                stack.append(producer)
     if not found:
         return ""
     names = ", ".join(repr(n) for n in sorted(found)[:3]) + (", ..." if len(found) > 3 else "")

@@ -33,6 +33,7 @@ from graphfix.analyse.evaluator import attribute
 from graphfix.analyse.facts import Kind
 from graphfix.analyse.operands import operand_array, shape_input_indices
 from graphfix.analyse.rewrites import INT64_MAX, fails_downstream
+from graphfix.ir.graphutil import downstream
 
 # Ops that broadcast their inputs: a constant with one row there broadcasts to the batch by itself.
 BROADCASTING = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mean", "Sum", "Where", "Equal",
@@ -400,19 +401,9 @@ def _image_of(analysis: Analysis, node: ir.Node) -> int | None:
 def _declared_dynamic_but_constant(analysis: Analysis, node: ir.Node) -> bool:
     """Whether a graph output downstream of ``node`` declares a dynamic dim 0 that is always a constant."""
     outputs = set(analysis.model.graph.outputs)
-    seen: set[ir.Node] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        for output in current.outputs:
-            if output in outputs and output.shape is not None and len(output.shape) and not isinstance(
-                    output.shape[0], int) and analysis.dim_kind(output, 0) is Kind.CONSTANT:
-                return True
-            stack.extend(user for user, _ in output.uses())
-    return False
+    return any(output in outputs and output.shape is not None and len(output.shape) and not isinstance(
+        output.shape[0], int) and analysis.dim_kind(output, 0) is Kind.CONSTANT
+        for current in downstream(node) for output in current.outputs)
 
 
 def _split_slot(analysis: Analysis, node: ir.Node) -> BakedSlot | None:

@@ -18,6 +18,7 @@ from graphfix.analyse.batch_forms import Form, vector_forms
 from graphfix.analyse.evaluator import attribute
 from graphfix.analyse.facts import Kind
 from graphfix.analyse.operands import input_index, input_value, operand_array
+from graphfix.ir.graphutil import downstream
 
 INT64_MAX = np.iinfo(np.int64).max
 
@@ -143,17 +144,7 @@ def fails_downstream(analysis: Analysis, node: ir.Node) -> bool:
                and (i.probe is None or i.probe != dim_probe)}
     if not failing:
         return False
-    seen: set[ir.Node] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        if current in failing:
-            return True
-        seen.add(current)
-        stack.extend(user for output in current.outputs for user, _ in output.uses())
-    return False
+    return any(current in failing for current in downstream(node))
 
 
 def expand_shape(analysis: Analysis, node: ir.Node) -> Rewrite:

@@ -22,6 +22,7 @@ from graphfix.analyse.analysis import Analysis
 from graphfix.analyse.batch_slots import _CAUSES, BakedSlot, _batch_form, _stored
 from graphfix.analyse.evaluator import attribute
 from graphfix.analyse.facts import Kind
+from graphfix.ir.graphutil import downstream
 
 
 def gather_slot(analysis: Analysis, node: ir.Node, static: set[int]) -> BakedSlot | None:
@@ -58,17 +59,10 @@ def gather_slot(analysis: Analysis, node: ir.Node, static: set[int]) -> BakedSlo
 def _downstream_outputs(analysis: Analysis, node: ir.Node) -> list[ir.Value]:
     outputs = set(analysis.model.graph.outputs)
     found: list[ir.Value] = []
-    seen: set[ir.Node] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
+    for current in downstream(node):
         for output in current.outputs:
             if output in outputs and output not in found:
                 found.append(output)
-            stack.extend(user for user, _ in output.uses())
     return found
 
 

@@ -7,9 +7,9 @@ make the analysis meaningless. Writes go through :mod:`graphfix.ir.saving`, the 
 Must never: read weights to lint, modify the caller's model or file, or leave a partial output file.
 """
 
-from graphfix.ir.graphutil import CycleError, node_label, topological_order
+from graphfix.ir.graphutil import CycleError, downstream, node_label, topological_order, upstream
 from graphfix.ir.loading import LoadedModel, ModelSource, default_opset, load
 from graphfix.ir.saving import save_model, staged, write_bytes_atomic, write_text_atomic
 
-__all__ = ["CycleError", "LoadedModel", "ModelSource", "default_opset", "load", "node_label", "save_model",
-           "staged", "topological_order", "write_bytes_atomic", "write_text_atomic"]
+__all__ = ["CycleError", "LoadedModel", "ModelSource", "default_opset", "downstream", "load", "node_label", "save_model",
+           "staged", "topological_order", "upstream", "write_bytes_atomic", "write_text_atomic"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 
 import onnx_ir as ir
 
@@ -19,6 +20,32 @@ def node_label(node: ir.Node) -> str:
         return node.name
     first = node.outputs[0].name if node.outputs else "?"
     return f"{node.op_type}({first})"
+
+
+def downstream(node: ir.Node) -> Iterator[ir.Node]:
+    """``node`` and every node its outputs feed, transitively, each once (depth first)."""
+    seen: set[ir.Node] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        yield current
+        stack.extend(user for output in current.outputs for user, _ in output.uses())
+
+
+def upstream(values: Iterator[ir.Value | None] | list[ir.Value | None]) -> Iterator[ir.Node]:
+    """Every node that computes one of ``values``, transitively through its inputs, each once."""
+    seen: set[ir.Node] = set()
+    stack = [v for v in values if v is not None]
+    while stack:
+        producer = stack.pop().producer()
+        if producer is None or producer in seen:
+            continue
+        seen.add(producer)
+        yield producer
+        stack.extend(v for v in producer.inputs if v is not None)
 
 
 def topological_order(graph: ir.Graph) -> list[ir.Node]:

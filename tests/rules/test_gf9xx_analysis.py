@@ -1,7 +1,7 @@
 import numpy as np
 import onnx
 import onnx.parser
-from graphs import findings, parse
+from graphs import VIEW_SIZE0, findings, parse
 
 
 def test_nonzero_is_a_data_dependent_shape():
@@ -89,17 +89,7 @@ def test_a_shape_from_initializers_listed_as_inputs_says_where_it_comes_from():
     import onnx.helper as oh
     import onnx.numpy_helper
 
-    model = parse("""
-    agraph (float[N, 4, 8, 8] x) => (float[N, 256] y) {
-        s = Shape(x)
-        i0 = Constant <value = int64 {0}> ()
-        b = Gather <axis = 0> (s, i0)
-        ax = Constant <value = int64[1] {0}> ()
-        bu = Unsqueeze (b, ax)
-        m1 = Constant <value = int64[1] {-1}> ()
-        t = Concat <axis = 0> (bu, m1)
-        y = Reshape (x, t)
-    }""")
+    model = parse(VIEW_SIZE0)
     # m1 becomes an initializer that is also a graph input, as that exporter option writes it.
     model.graph.node.remove(next(n for n in model.graph.node if n.output[0] == "m1"))
     model.graph.initializer.append(onnx.numpy_helper.from_array(np.array([-1], np.int64), "m1"))
