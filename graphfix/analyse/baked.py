@@ -67,10 +67,8 @@ def see_through(analysis: Analysis, walk: Walk) -> Analysis:
 def find_slot_failures(analysis: Analysis) -> dict[ir.Node, SeenThrough]:
     """Nodes not seen through yet that fail only because a repairable batch slot feeds them (a broadcasting
     op or a Concat off the batch axis), with their output shapes as if the slot were repaired."""
-    from graphfix.analyse.batch_slots import find_baked_slots
-
     found: dict[ir.Node, SeenThrough] = {}
-    for slot in find_baked_slots(analysis):
+    for slot in analysis.batch.baked_slots:  # cached: the last walk's slots are the ones the rules read
         node = slot.failing
         if not slot.repairable or node is None or node in analysis.seen_through or node in found:
             continue
